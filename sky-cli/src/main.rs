@@ -1,0 +1,5 @@
+//! The `sky` command line.
+
+fn main() {
+    println!("sky {}", env!("CARGO_PKG_VERSION"));
+}

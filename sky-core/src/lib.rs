@@ -1,0 +1,32 @@
+//! # sky-core
+//!
+//! The foundation of sky, an intercloud broker: the types a user describes work with, the
+//! catalogs that say what each cloud offers, and the traits every cloud backend implements.
+//!
+//! - [`task::Task`], [`resources::Resources`] and [`dag::Dag`]: SkyPilot's task YAML, field
+//!   for field, plus a builder API for Rust callers.
+//! - [`catalog`]: SkyPilot's v8 price catalogs (AWS, GCP, Azure) and the queries the optimizer
+//!   makes of them.
+//! - [`provision::Provisioner`] and [`error::Error`]: the provider interface and the error
+//!   whose kind and scope drive failover.
+//! - [`fake::FakeCloud`]: a deterministic simulated cloud with scripted faults, always
+//!   compiled, for tests, examples and offline use.
+//! - `conformance` (feature `conformance`): the suite every backend must pass.
+//!
+//! # Why a separate core crate
+//! The optimizer and embedding schedulers need tasks and catalogs but none of the cloud SDKs,
+//! which take minutes to compile. `sky-core` has no HTTP client unless the `fetch` feature
+//! (catalog download) is on.
+
+pub mod catalog;
+pub mod cloud;
+pub mod dag;
+pub mod error;
+pub mod provision;
+pub mod resources;
+pub mod task;
+
+pub use cloud::CloudId;
+pub use dag::Dag;
+pub use resources::{ResourceSet, Resources};
+pub use task::Task;
