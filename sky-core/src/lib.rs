@@ -20,10 +20,14 @@
 
 pub mod catalog;
 pub mod cloud;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod dag;
 pub mod error;
+pub mod fake;
 pub mod provision;
 pub mod resources;
+pub mod suggest;
 pub mod task;
 
 pub use cloud::CloudId;

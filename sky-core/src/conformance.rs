@@ -1,0 +1,1 @@
+//! The provisioner conformance suite (feature `conformance`).

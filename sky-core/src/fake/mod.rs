@@ -1,0 +1,1 @@
+//! FakeCloud: a deterministic simulated cloud (coming with its own module files).
