@@ -553,10 +553,11 @@ impl StateStore {
                 let open = iv.last().is_some_and(|(_, e)| e.is_none());
                 if status == ClusterStatus::Up && !open {
                     iv.push((now, None));
-                } else if status != ClusterStatus::Up && open {
-                    if let Some(last) = iv.last_mut() {
-                        last.1 = Some(now);
-                    }
+                } else if status != ClusterStatus::Up
+                    && open
+                    && let Some(last) = iv.last_mut()
+                {
+                    last.1 = Some(now);
                 }
                 tx.execute(
                     "UPDATE cluster_history SET usage_intervals = ?2 WHERE cluster_hash = ?1",
@@ -592,10 +593,10 @@ impl StateStore {
             )?;
             let mut iv: Vec<(i64, Option<i64>)> =
                 serde_json::from_str(&intervals).unwrap_or_default();
-            if let Some(last) = iv.last_mut() {
-                if last.1.is_none() {
-                    last.1 = Some(now);
-                }
+            if let Some(last) = iv.last_mut()
+                && last.1.is_none()
+            {
+                last.1 = Some(now);
             }
             tx.execute(
                 "UPDATE cluster_history SET usage_intervals = ?2 WHERE cluster_hash = ?1",
