@@ -9,4 +9,5 @@
 //! all of them plus a database, so it lives here (the analogue of kube-runtime). The `sky`
 //! facade re-exports it.
 
+pub mod failover;
 pub mod state;
