@@ -1,8 +1,5 @@
 //! The fake's simulated instances and its `Provisioner` implementation.
 
-// `Error` is the provider contract's type (168 bytes); these helpers return what the trait does.
-#![allow(clippy::result_large_err)]
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 

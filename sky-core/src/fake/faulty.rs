@@ -1,8 +1,5 @@
 //! `Faulty<P>`: the fake's fault rules and chaos, injected into any provisioner.
 
-// `Error` is the provider contract's type (168 bytes); these helpers return what the trait does.
-#![allow(clippy::result_large_err)]
-
 use std::sync::Arc;
 use std::time::Duration;
 
