@@ -1,0 +1,460 @@
+//! Candidate enumeration: every feasible, non-blocked launchable of every resource
+//! alternative, at the granularity failover works at (zone or region), sorted into a total
+//! order. Catalog answers are cached per (cloud, request) within one optimize call.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use sky_core::CloudId;
+use sky_core::catalog::{Catalog, Catalogs, Offering};
+use sky_core::resources::{AcceleratorSpec, MemorySpec, Resources, Selection};
+use sky_core::task::Task;
+
+use crate::block::BlockList;
+use crate::error::OptimizeError;
+
+/// One launchable at optimizer granularity.
+#[derive(Clone, Debug)]
+pub(crate) struct Launchable {
+    /// The offering; `zone` is `None` for a region-level candidate, whose price is the
+    /// cheapest zone's.
+    pub offering: Offering,
+    /// Zones to try, cheapest first (the offering's zone alone for a zone-level candidate).
+    pub zones: Vec<String>,
+    /// Which of the task's resource alternatives produced it.
+    pub resources_index: usize,
+}
+
+/// The total order: price, then (cloud, region, zone, instance type, accelerator, market),
+/// then the alternative's index.
+pub(crate) fn cmp_launchables(a: &Launchable, b: &Launchable) -> Ordering {
+    let (x, y) = (&a.offering, &b.offering);
+    x.hourly_price
+        .total_cmp(&y.hourly_price)
+        .then_with(|| x.key().cmp(&y.key()))
+        .then_with(|| cmp_acc(x, y))
+        .then_with(|| a.resources_index.cmp(&b.resources_index))
+}
+
+fn cmp_acc(x: &Offering, y: &Offering) -> Ordering {
+    match (&x.accelerator, &y.accelerator) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Less,
+        (Some(_), None) => Ordering::Greater,
+        (Some(a), Some(b)) => a.name.cmp(&b.name).then(a.count.total_cmp(&b.count)),
+    }
+}
+
+/// The processed answer for one (cloud, request): feasible non-blocked launchables and
+/// the indices of the representatives the optimizer and the report need.
+#[derive(Debug, Default)]
+pub(crate) struct Entry {
+    /// Sorted by [`cmp_launchables`].
+    pub all: Vec<Launchable>,
+    /// Offerings the catalog returned before blocking and filtering.
+    pub found: usize,
+    /// Offerings removed by the block list.
+    pub blocked: usize,
+    /// Offerings above the request's `max_hourly_cost`.
+    pub over_budget: usize,
+    pub hint: Option<String>,
+    pub suggestions: Vec<String>,
+    /// Index of the cheapest launchable per region.
+    pub by_region: Vec<usize>,
+    /// Index of the cheapest launchable per accelerator (the market is the request's).
+    pub by_group: Vec<usize>,
+}
+
+/// Caches catalog answers for one optimize call.
+pub(crate) struct Enumerator<'a> {
+    catalogs: Vec<&'a dyn Catalog>,
+    all_clouds: Vec<CloudId>,
+    blocked: &'a BlockList,
+    cache: BTreeMap<(CloudId, String), Rc<Entry>>,
+}
+
+/// What a task may run on.
+#[derive(Debug)]
+pub(crate) struct TaskCandidates {
+    /// Per cloud-request answer that contributed (all non-empty).
+    pub entries: Vec<(usize, Rc<Entry>)>,
+}
+
+impl TaskCandidates {
+    /// The candidates that can be optimal: the cheapest per cloud, or per (cloud, region)
+    /// when regions matter; sorted.
+    pub fn pruned(&self, region_level: bool) -> Vec<Launchable> {
+        let mut best: BTreeMap<(CloudId, String), Launchable> = BTreeMap::new();
+        for (i, e) in &self.entries {
+            let reps: &[usize] = if region_level { &e.by_region } else { &[0] };
+            for &k in reps {
+                let l = e.tagged(*i, k);
+                let class = (
+                    l.offering.cloud.clone(),
+                    if region_level {
+                        l.offering.region.clone()
+                    } else {
+                        String::new()
+                    },
+                );
+                keep_min(&mut best, class, l);
+            }
+        }
+        sorted(best.into_values())
+    }
+
+    /// The cheapest launchable per (cloud, accelerator, market), sorted: SkyPilot's
+    /// "Considered resources" rows.
+    pub fn groups(&self) -> Vec<Launchable> {
+        let mut best: BTreeMap<(CloudId, String, bool), Launchable> = BTreeMap::new();
+        for (i, e) in &self.entries {
+            for &k in &e.by_group {
+                let l = e.tagged(*i, k);
+                let class = (
+                    l.offering.cloud.clone(),
+                    acc_key(&l.offering),
+                    l.offering.spot,
+                );
+                keep_min(&mut best, class, l);
+            }
+        }
+        sorted(best.into_values())
+    }
+}
+
+fn keep_min<K: Ord>(map: &mut BTreeMap<K, Launchable>, key: K, l: Launchable) {
+    match map.get(&key) {
+        Some(old) if cmp_launchables(old, &l) != Ordering::Greater => {}
+        _ => {
+            map.insert(key, l);
+        }
+    }
+}
+
+fn sorted(it: impl Iterator<Item = Launchable>) -> Vec<Launchable> {
+    let mut v: Vec<Launchable> = it.collect();
+    v.sort_by(cmp_launchables);
+    v
+}
+
+/// The accelerator of an offering as a grouping key (`V100:1`, or empty).
+pub(crate) fn acc_key(o: &Offering) -> String {
+    o.accelerator
+        .as_ref()
+        .map(|a| format!("{}:{}", a.name, num(a.count)))
+        .unwrap_or_default()
+}
+
+impl<'a> Enumerator<'a> {
+    /// `clouds`: the enabled clouds (already restricted by the options).
+    pub fn new(catalogs: &'a Catalogs, clouds: &[CloudId], blocked: &'a BlockList) -> Self {
+        Enumerator {
+            catalogs: catalogs
+                .iter()
+                .filter(|c| clouds.contains(&c.cloud()))
+                .map(|c| c.as_ref())
+                .collect(),
+            all_clouds: catalogs.clouds(),
+            blocked,
+            cache: BTreeMap::new(),
+        }
+    }
+
+    fn entry(&mut self, catalog: &dyn Catalog, req: &Resources) -> Rc<Entry> {
+        let key = (catalog.cloud(), format!("{req:?}"));
+        if let Some(e) = self.cache.get(&key) {
+            return e.clone();
+        }
+        let e = Rc::new(process(catalog, req, self.blocked));
+        self.cache.insert(key, e.clone());
+        e
+    }
+
+    /// The candidates of `task` (named `name` in messages), or why there are none.
+    pub fn task(&mut self, task: &Task, name: &str) -> Result<TaskCandidates, OptimizeError> {
+        let set = &task.resources;
+        let mut reasons: Vec<String> = Vec::new();
+        let mut suggestions: Vec<String> = Vec::new();
+        let mut blocked_total = 0usize;
+        let mut entries = Vec::new();
+        for (i, req) in set.alternatives.iter().enumerate() {
+            let catalogs: Vec<&'a dyn Catalog> = match &req.cloud {
+                Some(c) => {
+                    let found: Vec<_> = self
+                        .catalogs
+                        .iter()
+                        .copied()
+                        .filter(|k| k.cloud() == *c)
+                        .collect();
+                    if found.is_empty() {
+                        let why = if self.all_clouds.contains(c) {
+                            "is excluded by the optimizer options"
+                        } else {
+                            "is not enabled"
+                        };
+                        let enabled: Vec<String> = self
+                            .catalogs
+                            .iter()
+                            .map(|k| k.cloud().to_string())
+                            .collect();
+                        reasons.push(format!(
+                            "{}: cloud {c} {why} (enabled: {})",
+                            describe(req),
+                            if enabled.is_empty() {
+                                "none".to_string()
+                            } else {
+                                enabled.join(", ")
+                            }
+                        ));
+                    }
+                    found
+                }
+                None => self.catalogs.clone(),
+            };
+            let mut alt_entries = Vec::new();
+            for catalog in catalogs {
+                let e = self.entry(catalog, req);
+                let cloud = catalog.cloud();
+                if e.all.is_empty() {
+                    let mut why = Vec::new();
+                    if e.found == 0 {
+                        why.push(
+                            e.hint
+                                .clone()
+                                .unwrap_or_else(|| "no offering matches".into()),
+                        );
+                    }
+                    if e.blocked > 0 {
+                        why.push(format!("{} candidates blocked", e.blocked));
+                    }
+                    if e.over_budget > 0 {
+                        why.push(format!("{} offerings above max_hourly_cost", e.over_budget));
+                    }
+                    if why.is_empty() {
+                        why.push("no priced offering on this market".into());
+                    }
+                    reasons.push(format!("{cloud}: {}: {}", describe(req), why.join("; ")));
+                    for s in &e.suggestions {
+                        if !suggestions.contains(s) {
+                            suggestions.push(s.clone());
+                        }
+                    }
+                } else {
+                    alt_entries.push((i, e.clone()));
+                }
+                blocked_total += e.blocked;
+            }
+            let found_any = !alt_entries.is_empty();
+            entries.extend(alt_entries);
+            if found_any && set.selection == Selection::Ordered {
+                break;
+            }
+        }
+        if entries.is_empty() {
+            let request = set
+                .alternatives
+                .iter()
+                .map(describe)
+                .collect::<Vec<_>>()
+                .join(" | ");
+            let mut message = format!(
+                "no launchable resources for task {name:?}: the catalogs have no offering \
+                 satisfying {}x {request}",
+                task.num_nodes
+            );
+            for r in &reasons {
+                message.push_str("\n  - ");
+                message.push_str(r);
+            }
+            if blocked_total > 0 {
+                message.push_str(&format!(
+                    "\n{blocked_total} candidates blocked by the block list (earlier failures)"
+                ));
+                reasons.push(format!("{blocked_total} candidates blocked"));
+            }
+            if !suggestions.is_empty() {
+                message.push_str(&format!("\nDid you mean: {}?", suggestions.join(", ")));
+            }
+            message.push_str("\nTo fix: relax or change the resource requirements.");
+            return Err(OptimizeError::ResourcesUnavailable {
+                task: name.to_string(),
+                message,
+                reasons,
+                suggestions,
+            });
+        }
+        Ok(TaskCandidates { entries })
+    }
+}
+
+/// Queries one catalog for one request and brings the answer to optimizer granularity.
+fn process(catalog: &dyn Catalog, req: &Resources, blocked: &BlockList) -> Entry {
+    let feasibility = catalog.offerings(req);
+    let cloud = catalog.cloud();
+    let spot = req.spot();
+    let mut entry = Entry {
+        found: feasibility.offerings.len(),
+        hint: feasibility.hint,
+        suggestions: feasibility.suggestions,
+        ..Entry::default()
+    };
+    let by_zone = catalog.optimize_by_zone() || spot || req.zone.is_some();
+    // Region-level collapse: (region, instance type, accelerator) -> rows.
+    let mut regional: BTreeMap<(String, String, String), Vec<Offering>> = BTreeMap::new();
+    for o in feasibility.offerings {
+        // The catalog should have applied these; checking keeps a sloppy catalog from
+        // placing a task outside what it asked for.
+        let pinned = |want: &Option<String>, have: Option<&str>| {
+            want.as_deref()
+                .is_none_or(|w| have.is_some_and(|h| h.eq_ignore_ascii_case(w)))
+        };
+        if o.cloud != cloud
+            || o.spot != spot
+            || !o.hourly_price.is_finite()
+            || o.hourly_price < 0.0
+            || !pinned(&req.region, Some(&o.region))
+            || !pinned(&req.zone, o.zone.as_deref())
+            || !pinned(&req.instance_type, Some(&o.instance_type))
+        {
+            continue;
+        }
+        if blocked.blocks(&o) {
+            entry.blocked += 1;
+            continue;
+        }
+        if req.max_hourly_cost.is_some_and(|m| o.hourly_price > m) {
+            entry.over_budget += 1;
+            continue;
+        }
+        if by_zone || o.zone.is_none() {
+            entry.all.push(Launchable {
+                zones: o.zone.iter().cloned().collect(),
+                offering: o,
+                resources_index: 0,
+            });
+        } else {
+            let acc = acc_key(&o);
+            regional
+                .entry((o.region.clone(), o.instance_type.clone(), acc))
+                .or_default()
+                .push(o);
+        }
+    }
+    for (_, mut rows) in regional {
+        rows.sort_by(|a, b| {
+            a.hourly_price
+                .total_cmp(&b.hourly_price)
+                .then_with(|| a.zone.cmp(&b.zone))
+        });
+        let zones = rows.iter().filter_map(|o| o.zone.clone()).collect();
+        let mut offering = rows.swap_remove(0);
+        offering.zone = None;
+        entry.all.push(Launchable {
+            offering,
+            zones,
+            resources_index: 0,
+        });
+    }
+    entry.all.sort_by(cmp_launchables);
+    let mut regions: BTreeMap<&str, ()> = BTreeMap::new();
+    let mut groups: BTreeMap<String, ()> = BTreeMap::new();
+    for (k, l) in entry.all.iter().enumerate() {
+        if regions.insert(&l.offering.region, ()).is_none() {
+            entry.by_region.push(k);
+        }
+        if groups.insert(acc_key(&l.offering), ()).is_none() {
+            entry.by_group.push(k);
+        }
+    }
+    entry
+}
+
+impl Entry {
+    /// Launchable `k`, tagged with the alternative index it came from.
+    pub fn tagged(&self, index: usize, k: usize) -> Launchable {
+        Launchable {
+            resources_index: index,
+            ..self.all[k].clone()
+        }
+    }
+}
+
+/// A short description of a request for messages: `gcp(V100:1, cpus=8+, spot)`.
+pub(crate) fn describe(r: &Resources) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(acc) = &r.accelerators {
+        parts.push(match acc {
+            AcceleratorSpec::Name { name, count } => format!("{name}:{}", num(*count)),
+            AcceleratorSpec::Memory {
+                vendor,
+                memory_gib,
+                or_more,
+                count,
+            } => format!(
+                "{}{}GB{}:{}",
+                vendor
+                    .as_deref()
+                    .map(|v| format!("{v}:"))
+                    .unwrap_or_default(),
+                num(*memory_gib),
+                if *or_more { "+" } else { "" },
+                num(*count)
+            ),
+            _ => format!("{acc:?}"),
+        });
+    }
+    if let Some(t) = &r.instance_type {
+        parts.push(t.clone());
+    }
+    if let Some(c) = &r.cpus {
+        parts.push(format!(
+            "cpus={}{}",
+            num(c.count),
+            if c.or_more { "+" } else { "" }
+        ));
+    }
+    match &r.memory {
+        Some(MemorySpec::Gib { gib, or_more }) => parts.push(format!(
+            "memory={}{}",
+            num(*gib),
+            if *or_more { "+" } else { "" }
+        )),
+        Some(MemorySpec::PerVcpu(x)) => parts.push(format!("memory={}x", num(*x))),
+        None => {}
+    }
+    if r.spot() {
+        parts.push("spot".into());
+    }
+    if let Some(m) = r.max_hourly_cost {
+        parts.push(format!("max_hourly_cost={}", num(m)));
+    }
+    let place = [
+        r.cloud.as_ref().map(|c| c.to_string()),
+        r.region.clone(),
+        r.zone.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join("/");
+    let inner = if parts.is_empty() {
+        "any".to_string()
+    } else {
+        parts.join(", ")
+    };
+    if place.is_empty() {
+        format!("({inner})")
+    } else {
+        format!("{place}({inner})")
+    }
+}
+
+/// A number without a trailing `.0`.
+pub(crate) fn num(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x}")
+    }
+}
