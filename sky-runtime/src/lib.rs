@@ -9,5 +9,11 @@
 //! all of them plus a database, so it lives here (the analogue of kube-runtime). The `sky`
 //! facade re-exports it.
 
+pub mod broker;
+pub mod error;
 pub mod failover;
+pub mod lifecycle;
 pub mod state;
+
+pub use broker::{Broker, BrokerBuilder, ProvisionOptions};
+pub use error::BrokerError;
