@@ -184,43 +184,25 @@ fn substitute_node(node: &Node, envs: &BTreeMap<String, Option<String>>) -> Node
     }
 }
 
-fn name_error_for_task_field(key: &str) -> Option<&'static str> {
-    match key {
-        "edges" => Some(
-            "`edges` belongs in the first document of a multi-document YAML, which may carry \
-             only `name` and `edges`",
-        ),
-        _ => None,
-    }
-}
-
 /// Converts one task document.
 pub(crate) fn task_from_node(ctx: &LoadCtx<'_>, node: &Node) -> Result<Task, TaskError> {
     let root = FieldPath::root();
     if !matches!(node.value, Value::Map(_) | Value::Null) {
         return Err(type_error("a mapping of task fields", node, &root));
     }
-    let fields = match entries(node, &root, Some(&TASK_FIELDS), "a mapping") {
-        Ok(f) => f,
-        Err(e) => {
-            if let Value::Map(items) = &node.value
-                && let Some((k, _)) = items.iter().find(|(k, _)| {
-                    matches!(&k.value, Value::Str(s) if name_error_for_task_field(s).is_some())
-                })
-            {
-                let key = k.key_text();
-                let message = name_error_for_task_field(&key).unwrap_or_default();
-                return Err(TaskError::at(
-                    TaskErrorKind::InvalidValue {
-                        message: message.to_owned(),
-                    },
-                    &root.key(&key),
-                    k,
-                ));
-            }
-            return Err(e);
-        }
-    };
+    if let Value::Map(items) = &node.value
+        && let Some((k, _)) = items
+            .iter()
+            .find(|(k, _)| matches!(&k.value, Value::Str(s) if s == "edges"))
+    {
+        return Err(invalid(
+            "`edges` belongs in the first document of a multi-document YAML, which may carry \
+             only `name` and `edges`",
+            k,
+            &root.key("edges"),
+        ));
+    }
+    let fields = entries(node, &root, Some(&TASK_FIELDS), "a mapping")?;
     let mut task = Task::default();
     // envs first: they are substituted into file_mounts and workdir.
     if let Some(f) = fields.iter().find(|f| f.key == "envs") {
