@@ -352,8 +352,9 @@ impl SyncOptions {
 /// another one later: the state lives in files on the node, not in the runner.
 ///
 /// # Node requirements
-/// `bash`, `awk`, `setsid`, `tail`, `head`, a Linux `/proc`, and `rsync` for
-/// [`CommandRunner::sync_up`] and [`CommandRunner::fetch_file`].
+/// `bash` (4.4 or newer), `awk`, `setsid`, `tail`, `head`, a Linux `/proc`, and `rsync` for
+/// [`CommandRunner::sync_up`] and [`CommandRunner::fetch_file`]. As for scp and rsync, the
+/// login shell must not print anything when started non-interactively.
 ///
 /// # Behavior
 /// - Scripts reach the node on the standard input of `bash -c 'eval "$(cat)"'`; nothing
