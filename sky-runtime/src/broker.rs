@@ -183,11 +183,7 @@ impl BrokerBuilder {
             Some(s) => s,
             None => Arc::new(StateStore::open(&StateStore::default_dir())?),
         };
-        let holder = format!(
-            "pid {} broker {:x}",
-            std::process::id(),
-            Arc::as_ptr(&state) as usize
-        );
+        let holder = crate::state::lease_holder_id(Arc::as_ptr(&state) as usize as u64);
         Ok(Broker {
             clouds: self.clouds,
             state,
@@ -228,7 +224,7 @@ pub struct Broker {
     pub(crate) state: Arc<StateStore>,
     policy: PolicyFactory,
     owner: String,
-    holder: String,
+    pub(crate) holder: String,
 }
 
 impl std::fmt::Debug for Broker {
