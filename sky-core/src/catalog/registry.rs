@@ -83,7 +83,11 @@ impl AcceleratorRegistry {
     /// in case, the exact one). `None` when the registry does not know the name.
     pub fn canonicalize(&self, name: &str) -> Option<String> {
         let name = name.trim();
-        if name.len() > 4 && name[..4].eq_ignore_ascii_case("tpu-") {
+        if name.len() > 4
+            && name
+                .get(..4)
+                .is_some_and(|p| p.eq_ignore_ascii_case("tpu-"))
+        {
             return Some(name.to_ascii_lowercase());
         }
         let matches: Vec<&String> = self
@@ -152,6 +156,7 @@ mod tests {
         assert_eq!(r.canonicalize("a100-80gb").as_deref(), Some("A100-80GB"));
         assert_eq!(r.canonicalize("TPU-V3-8").as_deref(), Some("tpu-v3-8"));
         assert_eq!(r.canonicalize("H100"), None);
+        assert_eq!(r.canonicalize("tp\u{e9}-v3"), None, "no panic on non-ASCII");
         assert_eq!(r.clouds("V100"), ["AWS", "Azure", "GCP"]);
         assert_eq!(r.clouds("A100-80GB"), ["GCP"]);
         assert_eq!(r.suggest("V10", 1), vec!["V100".to_string()]);

@@ -181,7 +181,7 @@ pub(crate) const GCP_TPU_HOST: &str = "TPU-VM";
 
 /// Whether a GCP accelerator is a TPU.
 pub(crate) fn gcp_is_tpu(acc: &str) -> bool {
-    acc.len() > 4 && acc[..4].eq_ignore_ascii_case("tpu-")
+    acc.len() > 4 && acc.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("tpu-"))
 }
 
 /// Default N1 host vCPUs per accelerator count (SkyPilot's `_NUM_ACC_TO_NUM_CPU`, modelled on
@@ -286,5 +286,6 @@ mod tests {
         assert_eq!(gcp_n1_max("L4", 1.0, "x"), None);
         assert!(gcp_is_tpu("tpu-v3-8"));
         assert!(!gcp_is_tpu("T4"));
+        assert!(!gcp_is_tpu("tp\u{e9}-v3"), "no panic on non-ASCII");
     }
 }

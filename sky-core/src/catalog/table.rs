@@ -656,6 +656,24 @@ mod tests {
         assert_eq!(t.find_acc("v100").len(), 1);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_rows_never_panic(body in "(?s).{0,400}") {
+            let text = format!("{GCP_HEADER}{body}");
+            match parse(&text) {
+                Ok(t) => proptest::prop_assert!(t.rows.iter().all(|r| r.region != NONE)),
+                Err(CatalogError::Malformed { line, .. }) => proptest::prop_assert!(line >= 1),
+                Err(other) => proptest::prop_assert!(false, "unexpected {other:?}"),
+            }
+        }
+
+        #[test]
+        fn gpu_info_never_panics(text in "(?s).{0,200}") {
+            let g = GpuInfo::parse(&text);
+            proptest::prop_assert!(g.memory_gib.is_none_or(|m| m.is_finite() && m > 0.0));
+        }
+    }
+
     #[test]
     fn malformed_input_reports_the_line() {
         let e = parse(&format!(

@@ -226,6 +226,35 @@ fn show_gpus_and_egress() {
     assert!((sixty_tb - (10239.0 * 0.09 + 40960.0 * 0.085 + 10240.0 * 0.07)).abs() < 1e-6);
 }
 
+proptest::proptest! {
+    /// Whatever names a user types, queries answer (possibly with nothing) and never panic,
+    /// and what they return honours the request.
+    #[test]
+    fn odd_requests_never_panic(
+        name in "(?s).{0,12}",
+        count in 0.0f64..20.0,
+        region in proptest::option::of("(?s).{0,12}|us-east-1|us-west-2"),
+        zone in proptest::option::of("(?s).{0,10}|use1-az1|usw2-az2"),
+        spot in proptest::bool::ANY,
+    ) {
+        let c = aws();
+        let mut r = acc(&name, count);
+        r.region = region.clone();
+        r.zone = zone.clone();
+        r.use_spot = Some(spot);
+        let f = c.offerings(&r);
+        for o in &f.offerings {
+            proptest::prop_assert!(region.as_deref().is_none_or(|x| o.region.eq_ignore_ascii_case(x.trim())));
+            proptest::prop_assert!(zone.as_deref().is_none_or(|z| o.zone.as_deref().is_some_and(|oz| oz.eq_ignore_ascii_case(z.trim()))));
+            proptest::prop_assert_eq!(o.spot, spot);
+            proptest::prop_assert!(o.hourly_price.is_finite());
+        }
+        proptest::prop_assert!(!f.offerings.is_empty() || f.hint.is_some());
+        let _ = c.validate_region_zone(region.as_deref(), zone.as_deref());
+        let _ = c.hourly_cost(&name, None, spot, region.as_deref(), zone.as_deref());
+    }
+}
+
 #[test]
 fn malformed_files_are_errors_with_line_numbers() {
     let header = "InstanceType,AcceleratorName,AcceleratorCount,vCPUs,MemoryGiB,GpuInfo,Price,SpotPrice,Region,AvailabilityZone,Arch\n";
