@@ -152,8 +152,9 @@ csv_catalog!(
     /// zone. A100/A100-80GB/L4/H100/H100-MEGA/H200/B200 come with fixed host types
     /// (`a2-highgpu-8g` for `A100:8`); other GPUs attach to N1 hosts (by default with
     /// SkyPilot's vCPUs per GPU and at least 4 GiB per vCPU, within Compute Engine's per-GPU
-    /// host limits); TPUs run on `TPU-VM` hosts that cost nothing extra. Prices and failover
-    /// are per zone ([`Catalog::optimize_by_zone`] is true).
+    /// host limits); TPUs run on `TPU-VM` hosts that cost nothing extra (their offerings show 0
+    /// vCPUs and 0 GiB, which the catalog does not give, and ignore `cpus`/`memory`). Prices
+    /// and failover are per zone ([`Catalog::optimize_by_zone`] is true).
     GcpCatalog,
     Layout::Gcp,
     CloudId::Gcp

@@ -269,6 +269,14 @@ impl Core {
                     if let Some(n) = near {
                         h.push_str(&format!("; did you mean {n}?"));
                     }
+                    if self.layout == Layout::Aws
+                        && pool.iter().any(|s| self.t.s(*s).contains("-az"))
+                    {
+                        h.push_str(
+                            " (this AWS catalog names zones by zone id, e.g. use1-az1, until the \
+                             account's zone names are known)",
+                        );
+                    }
                     h
                 })?)
             }

@@ -174,6 +174,10 @@ fn hints_memory_requests_and_region_typos() {
     r.region = Some("us-est-1".into());
     let hint = c.offerings(&r).hint.unwrap();
     assert!(hint.contains("did you mean us-east-1"), "{hint}");
+    let mut r = acc("V100", 1.0);
+    r.zone = Some("us-east-1a".into());
+    let hint = c.offerings(&r).hint.unwrap();
+    assert!(hint.contains("names zones by zone id"), "{hint}");
     match c.validate_region_zone(None, Some("use1-az9")) {
         Err(CatalogError::UnknownZone { suggestion, .. }) => assert!(suggestion.is_some()),
         other => panic!("{other:?}"),
