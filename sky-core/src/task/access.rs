@@ -177,33 +177,12 @@ pub(crate) fn is_env_name(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// A did-you-mean for a name: [`suggest::did_you_mean`], or else the first candidate one
-/// edit away (two for names of four or more characters), which catches typos in short
-/// names such as `gpc` → `gcp` or `s4` → `s3`.
+/// A did-you-mean for a name ([`suggest::did_you_mean`]).
 pub(crate) fn near<'a, I>(input: &str, candidates: I) -> Option<String>
 where
     I: IntoIterator<Item = &'a str>,
 {
-    let candidates: Vec<&str> = candidates.into_iter().collect();
-    if let Some(s) = suggest::did_you_mean(input, candidates.iter().copied()) {
-        return Some(s);
-    }
-    let needle = input.trim().to_ascii_lowercase();
-    if needle.chars().count() < 2 {
-        return None;
-    }
-    let max = if needle.chars().count() >= 4 { 2 } else { 1 };
-    candidates
-        .iter()
-        .map(|c| {
-            (
-                strsim::damerau_levenshtein(&needle, &c.to_ascii_lowercase()),
-                *c,
-            )
-        })
-        .filter(|(d, _)| *d <= max)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c.to_owned())
+    suggest::did_you_mean(input, candidates)
 }
 
 /// A free-form value (`config`, `service`, plugin keys) as JSON, rejecting duplicate keys
