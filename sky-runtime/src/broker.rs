@@ -299,7 +299,8 @@ impl Broker {
     ///   its own zone (it never moves).
     /// - Partial failures are terminated (and verified gone) before moving on; a teardown
     ///   that keeps failing stops the failover with [`BrokerError::TeardownFailed`].
-    /// - Another process provisioning the same name gives [`BrokerError::Busy`].
+    /// - Another process provisioning the same name gives [`BrokerError::State`] with
+    ///   [`StateError::Busy`](crate::state::StateError::Busy).
     pub async fn provision(
         &self,
         task: &Task,
