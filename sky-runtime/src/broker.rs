@@ -115,6 +115,9 @@ pub(crate) struct CloudEntry {
     pub(crate) provisioner: Arc<dyn Provisioner>,
     /// `None` until [`BrokerBuilder::build`] picks the default.
     pub(crate) connector: Option<Arc<dyn NodeConnector>>,
+    /// Where sky's SSH key pair is, for clouds reached with the default [`SshConnector`]:
+    /// its public key goes into every [`LaunchRequest`].
+    pub(crate) ssh_key_dir: Option<PathBuf>,
 }
 
 /// Builds a [`Broker`] from an explicit list of clouds (no global registry) and a state store.
@@ -149,6 +152,7 @@ impl BrokerBuilder {
                 catalog,
                 provisioner,
                 connector: None,
+                ssh_key_dir: None,
             },
         );
         self
@@ -168,6 +172,7 @@ impl BrokerBuilder {
                 catalog,
                 provisioner,
                 connector: Some(connector),
+                ssh_key_dir: None,
             },
         );
         self
@@ -232,6 +237,7 @@ impl BrokerBuilder {
                 let c: Arc<dyn NodeConnector> = if *id == CloudId::Fake {
                     Arc::new(DirConnector::new(state_dir.join("fake-nodes")))
                 } else {
+                    entry.ssh_key_dir = Some(state_dir.join("keys"));
                     Arc::new(SshConnector::new(state_dir.join("keys")))
                 };
                 entry.connector = Some(c);
@@ -332,6 +338,20 @@ impl Broker {
             c.insert(e.catalog.clone());
         }
         c
+    }
+
+    /// sky's public key for clouds reached with the default [`SshConnector`] (created on
+    /// first use); `None` for clouds with their own connector, or if the key cannot be made
+    /// (connecting reports that later).
+    fn ssh_public_key(&self, cloud: &CloudId) -> Option<String> {
+        let dir = self.clouds.get(cloud)?.ssh_key_dir.as_ref()?;
+        match sky_exec::SshKeyPair::ensure(dir) {
+            Ok(k) => Some(k.public_key_openssh().to_string()),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot create sky's SSH key");
+                None
+            }
+        }
     }
 
     pub(crate) fn provisioner(
@@ -575,6 +595,7 @@ impl Broker {
                 req.ports = resources.ports.clone();
                 req.labels = resources.labels.clone();
                 req.image_id = image_for(resources, &placement.region);
+                req.ssh_public_key = self.ssh_public_key(&placement.cloud);
                 let at = Placement {
                     cloud: Some(placement.cloud.clone()),
                     region: Some(placement.region.clone()),

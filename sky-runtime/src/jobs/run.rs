@@ -871,9 +871,11 @@ impl Broker {
                 followers = Some((gang, fs));
             }
             let done = row.record.status.is_terminal() || !follow;
+            let mut got_lines = false;
             if let Some((gang, fs)) = &mut followers {
                 for f in fs.iter_mut() {
                     for line in f.poll(gang).await.map_err(|e| self.exec_err(name, e))? {
+                        got_lines = true;
                         sink(line);
                     }
                     if done {
@@ -886,8 +888,13 @@ impl Broker {
             if done {
                 return Ok(row.record);
             }
+            // Output keeps the pace up; silence backs off to at most 500 ms between reads.
+            interval = if got_lines {
+                Duration::from_millis(20)
+            } else {
+                (interval * 2).min(Duration::from_millis(500))
+            };
             tokio::time::sleep(interval).await;
-            interval = (interval * 2).min(Duration::from_millis(500));
         }
     }
 }
