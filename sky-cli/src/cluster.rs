@@ -29,6 +29,9 @@ pub struct LaunchArgs {
     /// Do not ask for confirmation.
     #[arg(short = 'y', long)]
     yes: bool,
+    /// Do not follow the job's logs after launching.
+    #[arg(short = 'd', long)]
+    detach_run: bool,
 }
 
 /// Arguments of `sky status`.
@@ -129,7 +132,8 @@ pub fn launch(g: &Global, a: &LaunchArgs, run: bool) -> CmdResult {
         ));
     }
     let task = &dag.tasks()[0];
-    let (broker, _fake) = load::broker(g)?;
+    let clouds = load::parse_clouds(&a.clouds)?;
+    let broker = load::broker(g)?;
     if broker.cluster(&a.cluster).is_err() {
         confirm(
             &format!("Launching a new cluster {:?}. Proceed?", a.cluster),
@@ -137,30 +141,58 @@ pub fn launch(g: &Global, a: &LaunchArgs, run: bool) -> CmdResult {
         )?;
     }
     let mut opts = ProvisionOptions::new();
-    let clouds = load::parse_clouds(&a.clouds)?;
-    if !clouds.is_empty() {
+    if clouds.is_empty() {
+        let real = broker
+            .catalogs()
+            .clouds()
+            .into_iter()
+            .filter(|c| *c != sky::CloudId::Fake);
+        opts = opts.with_clouds(real);
+    } else {
         opts = opts.with_clouds(clouds);
     }
     if a.retry_until_up {
         opts = opts.with_retry_until_up(Duration::from_secs(30));
     }
     let rt = runtime()?;
-    let record = rt
-        .block_on(async {
-            if run {
-                broker.launch(task, &a.cluster, &opts).await
-            } else {
-                broker.provision(task, &a.cluster, &opts).await
-            }
-        })
+    if !run {
+        let record = rt
+            .block_on(broker.provision(task, &a.cluster, &opts))
+            .map_err(broker_failure)?;
+        print_clusters(g, &[record]);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let launched = rt
+        .block_on(broker.launch(task, &a.cluster, &opts))
         .map_err(broker_failure)?;
-    print_clusters(g, &[record]);
-    Ok(ExitCode::SUCCESS)
+    if g.json {
+        print_clusters(g, std::slice::from_ref(&launched.cluster));
+        return Ok(ExitCode::SUCCESS);
+    }
+    print_clusters(g, std::slice::from_ref(&launched.cluster));
+    let Some(job) = launched.job_id else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    eprintln!("Job submitted, ID: {job}");
+    if a.detach_run {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let record = rt
+        .block_on(broker.logs(&a.cluster, Some(job), true, &mut |l| {
+            println!("{}", l);
+        }))
+        .map_err(broker_failure)?;
+    eprintln!("Job {job} {}", record.status);
+    Ok(if record.status == sky::JobStatus::Succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// `sky status`.
 pub fn status(g: &Global, a: &StatusArgs) -> CmdResult {
-    let (broker, _fake) = load::broker(g)?;
+    let broker = load::broker(g)?;
     let records = if a.refresh {
         runtime()?
             .block_on(broker.refresh(None))
@@ -242,7 +274,7 @@ enum Op {
 }
 
 fn for_each(g: &Global, a: &NamesArgs, op: Op) -> CmdResult {
-    let (broker, _fake) = load::broker(g)?;
+    let broker = load::broker(g)?;
     if !matches!(op, Op::Start) {
         let verb = if matches!(op, Op::Stop) {
             "Stopping"
@@ -298,7 +330,7 @@ pub fn down(g: &Global, a: &NamesArgs) -> CmdResult {
 
 /// `sky autostop`.
 pub fn autostop(g: &Global, a: &AutostopArgs) -> CmdResult {
-    let (broker, _fake) = load::broker(g)?;
+    let broker = load::broker(g)?;
     if a.daemon {
         let rt = runtime()?;
         loop {
@@ -333,7 +365,7 @@ pub fn autostop(g: &Global, a: &AutostopArgs) -> CmdResult {
 
 /// `sky cost-report`.
 pub fn cost_report(g: &Global) -> CmdResult {
-    let (broker, _fake) = load::broker(g)?;
+    let broker = load::broker(g)?;
     let rows: Vec<CostRow> = broker.cost_report().map_err(broker_failure)?;
     if g.json {
         println!(

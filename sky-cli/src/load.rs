@@ -102,16 +102,22 @@ pub fn dag(path: &Path, catalogs: Option<&Catalogs>) -> Result<Dag, TaskError> {
     loader.load_dag_file(path)
 }
 
-/// The broker for cluster commands. Until the cloud backends land, the CLI provisions on the
-/// `fake` cloud only, whose instances live in this process.
-pub fn broker(g: &Global) -> Result<(Broker, FakeCloud), Failure> {
+/// The broker for cluster and job commands: the `local` backend (this machine) and the SSH
+/// node pools of `~/.sky/ssh_node_pools.yaml`, and the `fake` cloud (whose instances live in
+/// this process only; launches use it only when `--clouds fake` asks for it). The
+/// cloud-provider backends join as they land.
+pub fn broker(g: &Global) -> Result<Broker, Failure> {
     let dir = g.state_dir.clone().unwrap_or_else(StateStore::default_dir);
-    let state = StateStore::open(&dir).map_err(|e| Failure::new("state", e.to_string(), 2))?;
+    let mut builder = Broker::builder()
+        .state_dir(&dir)
+        .map_err(|e| Failure::new("state", e.to_string(), 2))?;
+    builder = sky::local::LocalCloud::register(builder, &dir);
+    builder = sky::ssh::SshPoolCloud::from_default_file(&dir)
+        .map_err(|e| Failure::new("config", e.to_string(), 2))?
+        .register(builder);
     let fake = FakeCloud::default();
-    let broker = Broker::builder()
-        .cloud(Arc::new(fake.clone()), Arc::new(fake.clone()))
-        .state(Arc::new(state))
+    builder = builder.cloud(Arc::new(fake.clone()), Arc::new(fake));
+    builder
         .build()
-        .map_err(|e| Failure::new("config", e.to_string(), 2))?;
-    Ok((broker, fake))
+        .map_err(|e| Failure::new("config", e.to_string(), 2))
 }

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod cluster;
+mod jobs;
 mod load;
 mod optimize;
 mod show_gpus;
@@ -63,6 +64,14 @@ enum Command {
     Down(cluster::NamesArgs),
     /// Set a cluster's autostop, or enforce autostop (`--daemon`).
     Autostop(cluster::AutostopArgs),
+    /// Submit a task as a job to an existing cluster (no setup).
+    Exec(jobs::ExecArgs),
+    /// A cluster's job queue.
+    Queue(jobs::QueueArgs),
+    /// A job's logs.
+    Logs(jobs::LogsArgs),
+    /// Cancel jobs.
+    Cancel(jobs::CancelArgs),
     /// Estimated cost of every cluster ever launched.
     #[command(name = "cost-report")]
     CostReport,
@@ -92,6 +101,10 @@ fn main() -> ExitCode {
         Command::Down(a) => cluster::down(&g, &a),
         Command::Autostop(a) => cluster::autostop(&g, &a),
         Command::CostReport => cluster::cost_report(&g),
+        Command::Exec(a) => jobs_cmd(&g, |b| jobs::exec(b, &a, g.json)),
+        Command::Queue(a) => jobs_cmd(&g, |b| jobs::queue(b, &a, g.json)),
+        Command::Logs(a) => jobs_cmd(&g, |b| jobs::logs(b, &a, g.json)),
+        Command::Cancel(a) => jobs_cmd(&g, |b| jobs::cancel(b, &a, g.json)),
     };
     match result {
         Ok(code) => code,
@@ -107,6 +120,11 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit)
         }
     }
+}
+
+fn jobs_cmd(g: &Global, f: impl FnOnce(&sky::Broker) -> Result<ExitCode, String>) -> CmdResult {
+    let broker = load::broker(g)?;
+    f(&broker).map_err(|m| Failure::new("error", m, 1))
 }
 
 /// A command failure: what to print and the exit code.

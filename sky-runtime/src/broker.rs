@@ -1,8 +1,8 @@
 //! The broker: optimize, provision with failover, and record everything.
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sky_core::catalog::{Catalog, Catalogs};
@@ -11,6 +11,7 @@ use sky_core::provision::{ClusterRef, InstanceInfo, InstanceState, LaunchRequest
 use sky_core::{CloudId, Dag, Resources, Task};
 use sky_optimizer::{Block, BlockList, Objective, Options, TaskPlacement};
 
+use crate::connector::{DirConnector, NodeConnector, SshConnector};
 use crate::error::BrokerError;
 use crate::failover::{Attempt, Decision, DefaultPolicy, FailoverHistory, FailoverPolicy};
 use crate::state::{ClusterRecord, ClusterStatus, LaunchedResources, StateStore};
@@ -107,11 +108,16 @@ impl ProvisionOptions {
     }
 }
 
-/// One enabled cloud: its catalog and its provisioner.
+/// One enabled cloud: its catalog, its provisioner and how to reach its nodes.
 #[derive(Clone, Debug)]
 pub(crate) struct CloudEntry {
     pub(crate) catalog: Arc<dyn Catalog>,
     pub(crate) provisioner: Arc<dyn Provisioner>,
+    /// `None` until [`BrokerBuilder::build`] picks the default.
+    pub(crate) connector: Option<Arc<dyn NodeConnector>>,
+    /// Where sky's SSH key pair is, for clouds reached with the default [`SshConnector`]:
+    /// its public key goes into every [`LaunchRequest`].
+    pub(crate) ssh_key_dir: Option<PathBuf>,
 }
 
 /// Builds a [`Broker`] from an explicit list of clouds (no global registry) and a state store.
@@ -119,6 +125,7 @@ pub(crate) struct CloudEntry {
 pub struct BrokerBuilder {
     clouds: BTreeMap<CloudId, CloudEntry>,
     state: Option<Arc<StateStore>>,
+    state_dir: Option<PathBuf>,
     policy: Option<PolicyFactory>,
     owner: Option<String>,
 }
@@ -133,12 +140,39 @@ impl std::fmt::Debug for BrokerBuilder {
 
 impl BrokerBuilder {
     /// Enables a cloud with its catalog and provisioner. They must name the same cloud.
+    ///
+    /// Its nodes are reached with the default connector: [`SshConnector`] with sky's key in
+    /// `<state dir>/keys`, except for [`CloudId::Fake`], whose nodes are played by local
+    /// directories (a [`DirConnector`] on `<state dir>/fake-nodes`) so that jobs launched on
+    /// the fake really run.
     pub fn cloud(mut self, catalog: Arc<dyn Catalog>, provisioner: Arc<dyn Provisioner>) -> Self {
         self.clouds.insert(
             catalog.cloud(),
             CloudEntry {
                 catalog,
                 provisioner,
+                connector: None,
+                ssh_key_dir: None,
+            },
+        );
+        self
+    }
+
+    /// Enables a cloud whose nodes are reached through `connector` (the `local` and `ssh`
+    /// backends bring their own).
+    pub fn cloud_with(
+        mut self,
+        catalog: Arc<dyn Catalog>,
+        provisioner: Arc<dyn Provisioner>,
+        connector: Arc<dyn NodeConnector>,
+    ) -> Self {
+        self.clouds.insert(
+            catalog.cloud(),
+            CloudEntry {
+                catalog,
+                provisioner,
+                connector: Some(connector),
+                ssh_key_dir: None,
             },
         );
         self
@@ -150,9 +184,11 @@ impl BrokerBuilder {
         self
     }
 
-    /// Opens the state store in `dir` (`<dir>/state.db`).
+    /// Opens the state store in `dir` (`<dir>/state.db`); `dir` is also the broker's state
+    /// directory (keys, fake nodes).
     pub fn state_dir(mut self, dir: &Path) -> Result<Self, BrokerError> {
         self.state = Some(Arc::new(StateStore::open(dir)?));
+        self.state_dir = Some(dir.to_path_buf());
         Ok(self)
     }
 
@@ -184,8 +220,31 @@ impl BrokerBuilder {
             None => Arc::new(StateStore::open(&StateStore::default_dir())?),
         };
         let holder = crate::state::lease_holder_id(Arc::as_ptr(&state) as usize as u64);
+        // The directory of the database, or for an in-memory store a per-process one.
+        let state_dir = self
+            .state_dir
+            .unwrap_or_else(|| match state.path().parent() {
+                Some(p) if state.path() != Path::new(":memory:") => p.to_path_buf(),
+                _ => std::env::temp_dir().join(format!("sky-state-{}", std::process::id())),
+            });
+        let mut clouds = self.clouds;
+        for (id, entry) in clouds.iter_mut() {
+            if entry.connector.is_none() {
+                let c: Arc<dyn NodeConnector> = if *id == CloudId::Fake {
+                    Arc::new(DirConnector::new(state_dir.join("fake-nodes")))
+                } else {
+                    entry.ssh_key_dir = Some(state_dir.join("keys"));
+                    Arc::new(SshConnector::new(state_dir.join("keys")))
+                };
+                entry.connector = Some(c);
+            }
+        }
         Ok(Broker {
-            clouds: self.clouds,
+            clouds,
+            state_dir,
+            nodes: Mutex::new(BTreeMap::new()),
+            sched: tokio::sync::Mutex::new(()),
+            secrets: Mutex::new(BTreeMap::new()),
             state,
             policy: self
                 .policy
@@ -222,6 +281,13 @@ impl BrokerBuilder {
 pub struct Broker {
     pub(crate) clouds: BTreeMap<CloudId, CloudEntry>,
     pub(crate) state: Arc<StateStore>,
+    pub(crate) state_dir: PathBuf,
+    /// Runners per cluster incarnation (connections are reused across calls).
+    pub(crate) nodes: Mutex<BTreeMap<String, Vec<sky_exec::GangNode>>>,
+    /// Serialises queue advancement within this broker (SQLite does it across processes).
+    pub(crate) sched: tokio::sync::Mutex<()>,
+    /// Secrets of jobs submitted by this broker that have not started their last phase.
+    pub(crate) secrets: Mutex<crate::jobs::SecretCache>,
     policy: PolicyFactory,
     owner: String,
     pub(crate) holder: String,
@@ -256,6 +322,11 @@ impl Broker {
         &self.state
     }
 
+    /// The state directory (the database's directory; keys and fake nodes live there).
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+
     /// The catalogs of the enabled clouds.
     pub fn catalogs(&self) -> Catalogs {
         let mut c = Catalogs::new();
@@ -263,6 +334,20 @@ impl Broker {
             c.insert(e.catalog.clone());
         }
         c
+    }
+
+    /// sky's public key for clouds reached with the default [`SshConnector`] (created on
+    /// first use); `None` for clouds with their own connector, or if the key cannot be made
+    /// (connecting reports that later).
+    fn ssh_public_key(&self, cloud: &CloudId) -> Option<String> {
+        let dir = self.clouds.get(cloud)?.ssh_key_dir.as_ref()?;
+        match sky_exec::SshKeyPair::ensure(dir) {
+            Ok(k) => Some(k.public_key_openssh().to_string()),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot create sky's SSH key");
+                None
+            }
+        }
     }
 
     pub(crate) fn provisioner(
@@ -275,17 +360,6 @@ impl Broker {
             .ok_or_else(|| {
                 BrokerError::Config(format!("cloud {cloud} is not enabled in this broker"))
             })
-    }
-
-    /// Launches the task: provisions its cluster. Running `setup` and `run` on the nodes comes
-    /// with the execution layer; until then `launch` is [`Broker::provision`].
-    pub async fn launch(
-        &self,
-        task: &Task,
-        cluster: &str,
-        options: &ProvisionOptions,
-    ) -> Result<ClusterRecord, BrokerError> {
-        self.provision(task, cluster, options).await
     }
 
     /// Brings up cluster `name` for `task`: optimize, provision zone by zone, and on provider
@@ -518,6 +592,7 @@ impl Broker {
                 req.ports = resources.ports.clone();
                 req.labels = resources.labels.clone();
                 req.image_id = image_for(resources, &placement.region);
+                req.ssh_public_key = self.ssh_public_key(&placement.cloud);
                 let at = Placement {
                     cloud: Some(placement.cloud.clone()),
                     region: Some(placement.region.clone()),

@@ -77,6 +77,32 @@ pub enum BrokerError {
         /// Every failed attempt before it.
         history: FailoverHistory,
     },
+    /// Running something on a cluster's nodes failed (connecting, syncing files, starting
+    /// or reading a job).
+    #[error("cluster {cluster:?}: {source}")]
+    Exec {
+        /// The cluster.
+        cluster: String,
+        /// What failed on the nodes.
+        #[source]
+        source: sky_exec::ExecError,
+    },
+    /// No such job in the cluster's queue.
+    #[error("cluster {cluster:?} has no job {job_id}{}", if *job_id == 0 { " (it has no jobs)" } else { "" })]
+    JobNotFound {
+        /// The cluster.
+        cluster: String,
+        /// The job id (0 when the latest job was asked for and there is none).
+        job_id: u64,
+    },
+    /// A bounded wait ran out.
+    #[error("timed out after {after:?} waiting for {what}")]
+    Timeout {
+        /// What was awaited.
+        what: String,
+        /// The bound.
+        after: std::time::Duration,
+    },
     /// A provider call of a lifecycle operation failed.
     #[error("cluster {cluster:?}: {error}")]
     Provider {

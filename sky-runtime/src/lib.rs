@@ -1,7 +1,8 @@
 //! # sky-runtime
 //!
 //! The broker that ties catalogs, the optimizer and cloud backends together: failover
-//! provisioning, the SQLite [`state`] store and the cluster lifecycle.
+//! provisioning, the SQLite [`state`] store, the cluster lifecycle, and running tasks on
+//! clusters: each cluster's [`jobs`] queue, reached through a [`NodeConnector`] per cloud.
 //!
 //! # Why a separate crate
 //! `sky-optimizer` must stay pure (no I/O, no clock) and each backend crate knows one cloud
@@ -10,10 +11,15 @@
 //! facade re-exports it.
 
 pub mod broker;
+pub mod connector;
 pub mod error;
 pub mod failover;
+pub mod jobs;
 pub mod lifecycle;
 pub mod state;
 
 pub use broker::{Broker, BrokerBuilder, ProvisionOptions};
+pub use connector::{DirConnector, NodeConnector, SshConnector};
 pub use error::BrokerError;
+pub use jobs::{JobRecord, JobStatus, Launched};
+pub use sky_exec::{GangNode, LogLine};

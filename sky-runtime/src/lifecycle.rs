@@ -173,6 +173,9 @@ impl Broker {
             cluster: name.to_string(),
             error,
         };
+        self.cancel_all_for(&record, "the cluster was stopped")
+            .await;
+        self.forget_nodes(&record.cluster_hash);
         provisioner.stop_instances(&cluster).await.map_err(perr)?;
         provisioner
             .wait_instances(&cluster, InstanceState::Stopped, LIFECYCLE_WAIT)
@@ -231,11 +234,22 @@ impl Broker {
             .map(|l| l.cloud.clone())
             .unwrap_or(sky_core::CloudId::Fake);
         let provisioner = self.provisioner(&cloud)?;
+        if record.status == ClusterStatus::Up {
+            self.cancel_all_for(&record, "the cluster was torn down")
+                .await;
+        }
+        self.forget_nodes(&record.cluster_hash);
         let mut last = None;
         for _ in 0..crate::broker::TEARDOWN_ATTEMPTS {
             match terminate_verified(provisioner.as_ref(), &cluster).await {
                 Ok(()) => {
                     self.state.remove(name, "down")?;
+                    self.state.delete_jobs(&record.cluster_hash)?;
+                    if let Some(c) = self.clouds.get(&cloud).and_then(|e| e.connector.clone())
+                        && let Err(e) = c.release(&cluster).await
+                    {
+                        tracing::warn!(cluster = name, error = %e, "releasing the cluster's local state");
+                    }
                     return Ok(());
                 }
                 Err(e) => last = Some(e),
@@ -268,6 +282,8 @@ impl Broker {
     }
 
     /// Stops or tears down every `UP` cluster idle for longer than its autostop setting.
+    /// A cluster with unfinished jobs (after [`Broker::poll_jobs`]) is busy: its idle clock
+    /// is reset instead.
     /// An embedding service calls this periodically (`sky autostop --daemon` does).
     pub async fn enforce_autostop(&self) -> Result<Vec<AutostopAction>, BrokerError> {
         self.enforce_autostop_at(now_s()).await
@@ -279,6 +295,14 @@ impl Broker {
         for record in self.state.list()? {
             let Some(a) = record.autostop else { continue };
             if record.status != ClusterStatus::Up {
+                continue;
+            }
+            // Running or queued jobs keep a cluster busy (SkyPilot's `wait_for: jobs`).
+            if let Err(e) = self.poll_jobs(&record.name).await {
+                tracing::warn!(cluster = %record.name, error = %e, "cannot poll jobs for autostop");
+            }
+            if self.state.unfinished_jobs(&record.cluster_hash)? > 0 {
+                self.state.touch(&record.name)?;
                 continue;
             }
             let idle_minutes = (now - record.last_use_at) / 60;

@@ -12,6 +12,9 @@
 //! - `cluster_history`: one row per cluster ever made, with its usage intervals, for the cost
 //!   report; kept after `down`.
 //! - `cluster_events`: every status transition with its reason.
+//! - `jobs` (version 2): each cluster's job queue ([`crate::jobs::JobRecord`]): status, exit
+//!   code, times, the node ranks a job runs on, and what it runs (task envs and scripts, the
+//!   *names* of its secrets — never their values).
 //!
 //! # Crash safety
 //! The broker writes a cluster's row as `INIT` *before* its first provider call and records
@@ -31,7 +34,7 @@ use sky_core::resources::PortRange;
 
 /// The schema version this build writes. Older databases are migrated on open; newer ones
 /// are refused.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// How long a provisioning lease lasts without renewal, in seconds.
 pub const LEASE_SECONDS: i64 = 600;
@@ -327,6 +330,28 @@ const MIGRATIONS: &[&str] = &[
         at INTEGER NOT NULL
     );
     CREATE INDEX cluster_events_name ON cluster_events (name, id);",
+    // Version 2: the job queue of each cluster incarnation.
+    "CREATE TABLE jobs (
+        cluster_hash TEXT NOT NULL,
+        job_id INTEGER NOT NULL,
+        cluster TEXT NOT NULL,
+        name TEXT,
+        status TEXT NOT NULL CHECK (status IN ('PENDING', 'SETTING_UP', 'RUNNING', 'SUCCEEDED',
+            'FAILED', 'FAILED_SETUP', 'CANCELLED')),
+        exit_code INTEGER,
+        message TEXT,
+        num_nodes INTEGER NOT NULL,
+        node_ranks TEXT NOT NULL DEFAULT '[]',
+        run_timestamp TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        submitted_at INTEGER NOT NULL,
+        started_at INTEGER,
+        ended_at INTEGER,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (cluster_hash, job_id)
+    );
+    CREATE INDEX jobs_status ON jobs (cluster_hash, status, job_id);",
 ];
 
 impl StateStore {
@@ -404,7 +429,7 @@ impl StateStore {
         &self.path
     }
 
-    fn with<T>(
+    pub(crate) fn with<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StateError> {

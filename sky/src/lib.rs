@@ -13,6 +13,8 @@
 //! | `aws` | `sky_cloud_aws` (EC2) |
 //! | `gcp` | `sky_cloud_gcp` (Compute Engine) |
 //! | `azure` | `sky_cloud_azure` (ARM) |
+//! | `local` (default) | `sky_cloud_local`: nodes are directories on this machine |
+//! | `ssh` | `sky_cloud_ssh`: SSH node pools of existing machines |
 //! | `highs` | HiGHS for large DAGs in the optimizer |
 //! | `fetch` (default) | download SkyPilot's catalogs into the cache |
 //!
@@ -22,9 +24,11 @@
 //! custom schedulers can depend on `sky-core` and `sky-optimizer` alone.
 
 pub use sky_core::*;
+pub use sky_exec as exec;
 pub use sky_optimizer as optimizer;
 pub use sky_runtime as runtime;
 pub use sky_runtime::{Broker, BrokerError, ProvisionOptions};
+pub use sky_runtime::{JobRecord, JobStatus, Launched, LogLine};
 
 #[cfg(feature = "aws")]
 pub use sky_cloud_aws as aws;
@@ -32,3 +36,7 @@ pub use sky_cloud_aws as aws;
 pub use sky_cloud_azure as azure;
 #[cfg(feature = "gcp")]
 pub use sky_cloud_gcp as gcp;
+#[cfg(feature = "local")]
+pub use sky_cloud_local as local;
+#[cfg(feature = "ssh")]
+pub use sky_cloud_ssh as ssh;

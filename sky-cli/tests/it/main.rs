@@ -226,3 +226,31 @@ fn launch_status_down_on_the_fake_cloud() {
     assert_eq!(report[0]["name"], "demo");
     assert_eq!(report[0]["live"], false);
 }
+
+#[test]
+fn launch_exec_queue_logs_down_on_the_local_backend() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(
+        d.path(),
+        "t.yaml",
+        "num_nodes: 2\nsetup: echo setup-$SKYPILOT_SETUP_NODE_RANK\nrun: echo hello-$SKYPILOT_NODE_RANK-of-$SKYPILOT_NUM_NODES\n",
+    );
+    let out = sky(&["launch", &f, "-c", "loc", "-y"], d.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("local/local"), "placed on the local backend: {stdout}");
+    for rank in 0..2 {
+        assert!(stdout.contains(&format!("hello-{rank}-of-2")), "{stdout}");
+    }
+    let f2 = write(d.path(), "e.yaml", "run: exit 3\n");
+    let out = sky(&["exec", "loc", &f2], d.path());
+    assert_eq!(out.status.code(), Some(1), "a failed job fails the command");
+    let q = json(&sky(&["queue", "loc", "--json"], d.path()));
+    let statuses: Vec<&str> = q.as_array().unwrap().iter().map(|j| j["status"].as_str().unwrap()).collect();
+    assert!(statuses.contains(&"SUCCEEDED") && statuses.contains(&"FAILED"), "{q}");
+    let out = sky(&["logs", "loc", "1"], d.path());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("hello-1-of-2"));
+    let out = sky(&["down", "loc", "-y"], d.path());
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(json(&sky(&["status", "--json"], d.path())), serde_json::json!([]));
+}

@@ -1,8 +1,11 @@
-//! Broker integration tests, all on FakeCloud (deterministic, no credentials).
+//! Broker integration tests: provisioning on FakeCloud (deterministic, no credentials), and
+//! the job queue on FakeCloud, the local backend and an SSH node pool of network-namespace
+//! hosts (those need root; see `jobs::fixture`).
 
 mod chaos;
 mod common;
 mod concurrency;
 mod failover;
+mod jobs;
 mod lifecycle;
 mod saga;

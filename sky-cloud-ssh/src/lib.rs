@@ -1,0 +1,119 @@
+//! # sky-cloud-ssh
+//!
+//! sky's `ssh` backend: node pools of machines that already exist, listed in
+//! `~/.sky/ssh_node_pools.yaml` in SkyPilot's format (see [`config`]). Each pool is a region
+//! of the `ssh` cloud with one instance type, `ssh-<pool>`, at price 0. Provisioning a
+//! cluster allocates free hosts of a pool to it and records the allocation
+//! (`<state dir>/ssh_node_pools.db`, see [`SshPoolCloud`]); `down` kills the cluster's jobs on
+//! its hosts and releases them. Nodes are reached over SSH with each host's user, key and
+//! port ([`SshPoolCloud`] is also the broker's `NodeConnector` for them).
+//!
+//! # Why it exists
+//! Reserved instances, on-premise GPU boxes and lab machines are capacity too. With a pool,
+//! the optimizer sees them as a free region, the failover loop moves to a cloud when the pool
+//! is full (a full pool is a capacity error), and jobs run on them exactly as on cloud VMs.
+//!
+//! # Requirements on the hosts
+//! Key-based SSH login (the `password` field is accepted and ignored), and what
+//! `sky_exec::CommandRunner` needs on a node: bash, awk, setsid, rsync and a Linux `/proc`.
+//! The hosts' CPUs and memory are not probed: CPU and memory requests are assumed to fit, and
+//! accelerator requests never do.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sky_core::CloudId;
+use sky_exec::KnownHostsPolicy;
+use sky_runtime::BrokerBuilder;
+
+mod alloc;
+mod catalog;
+pub mod config;
+mod error;
+mod provision;
+
+pub use config::{NodePool, NodePools, PoolHost};
+pub use error::PoolError;
+
+/// The cloud this crate provisions on.
+pub const CLOUD: CloudId = CloudId::Ssh;
+
+/// The instance type of pool `pool`: `ssh-<pool>`.
+pub fn instance_type(pool: &str) -> String {
+    format!("ssh-{pool}")
+}
+
+/// The SSH node-pool backend: catalog, provisioner and node connector in one.
+///
+/// ```no_run
+/// use sky_cloud_ssh::{NodePools, SshPoolCloud};
+/// use sky_runtime::Broker;
+///
+/// # fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let state = sky_runtime::state::StateStore::default_dir();
+/// let pools = NodePools::from_file(&NodePools::default_path())?;
+/// let broker = SshPoolCloud::new(pools, &state)?
+///     .register(Broker::builder().state_dir(&state)?)
+///     .build()?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct SshPoolCloud {
+    pools: NodePools,
+    alloc: Arc<alloc::AllocStore>,
+    known_hosts: KnownHostsPolicy,
+    known_hosts_file: Option<PathBuf>,
+    connect_timeout: Duration,
+}
+
+impl SshPoolCloud {
+    /// The pools of `pools`, with allocations recorded in `<state_dir>/ssh_node_pools.db`.
+    ///
+    /// Host keys are checked as `ssh` does by default (unknown hosts are added to
+    /// `~/.ssh/known_hosts`, changed keys refused); see [`SshPoolCloud::with_known_hosts`].
+    pub fn new(pools: NodePools, state_dir: &Path) -> Result<Self, PoolError> {
+        Ok(SshPoolCloud {
+            pools,
+            alloc: Arc::new(alloc::AllocStore::open(state_dir)?),
+            known_hosts: KnownHostsPolicy::AcceptNew,
+            known_hosts_file: None,
+            connect_timeout: Duration::from_secs(30),
+        })
+    }
+
+    /// The pools of `~/.sky/ssh_node_pools.yaml` (none when the file does not exist).
+    pub fn from_default_file(state_dir: &Path) -> Result<Self, PoolError> {
+        let path = NodePools::default_path();
+        let pools = if path.exists() {
+            NodePools::from_file(&path)?
+        } else {
+            NodePools::default()
+        };
+        Self::new(pools, state_dir)
+    }
+
+    /// Checks host keys with `policy`, against `file` (default: ssh's own known-hosts file).
+    pub fn with_known_hosts(mut self, policy: KnownHostsPolicy, file: Option<PathBuf>) -> Self {
+        self.known_hosts = policy;
+        self.known_hosts_file = file;
+        self
+    }
+
+    /// Sets the SSH connection timeout (default 30 s).
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The pools.
+    pub fn pools(&self) -> &NodePools {
+        &self.pools
+    }
+
+    /// Enables this backend on a broker builder (catalog, provisioner and connector).
+    pub fn register(self, builder: BrokerBuilder) -> BrokerBuilder {
+        let me = Arc::new(self);
+        builder.cloud_with(me.clone(), me.clone(), me)
+    }
+}
