@@ -137,8 +137,13 @@ impl fmt::Display for Placement {
 /// Build one with [`Error::new`] and the `with_*` setters. The `Display` form is
 /// `"<cloud/region/zone>: <kind> [<code>]: <message>"`.
 #[derive(Debug, thiserror::Error)]
+#[error("{}", self.0)]
+pub struct Error(Box<Inner>);
+
+// Boxed so that `Result<T, Error>` stays one pointer wide on the error path.
+#[derive(Debug, thiserror::Error)]
 #[error("{at}: {kind}{}: {message}", code.as_ref().map(|c| format!(" [{c}]")).unwrap_or_default())]
-pub struct Error {
+struct Inner {
     kind: ErrorKind,
     scope: Scope,
     code: Option<String>,
@@ -154,14 +159,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// A new error of `kind`. The scope defaults to [`Error::default_scope`] of the kind.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error {
+        Error(Box::new(Inner {
             kind,
             scope: Self::default_scope(kind),
             code: None,
             message: message.into(),
             at: Placement::default(),
             source: None,
-        }
+        }))
     }
 
     /// The scope a kind has unless the backend says otherwise: capacity, transient and
@@ -187,56 +192,56 @@ impl Error {
 
     /// Sets the scope.
     pub fn with_scope(mut self, scope: Scope) -> Self {
-        self.scope = scope;
+        self.0.scope = scope;
         self
     }
 
     /// Sets the provider's raw error code (e.g. `InsufficientInstanceCapacity`).
     pub fn with_code(mut self, code: impl Into<String>) -> Self {
-        self.code = Some(code.into());
+        self.0.code = Some(code.into());
         self
     }
 
     /// Sets where the failing call was aimed.
     pub fn with_placement(mut self, at: Placement) -> Self {
-        self.at = at;
+        self.0.at = at;
         self
     }
 
     /// Sets the underlying error.
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.source = Some(Box::new(source));
+        self.0.source = Some(Box::new(source));
         self
     }
 
     /// The provider-neutral kind.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// How much of the search space this error rules out.
     pub fn scope(&self) -> Scope {
-        self.scope
+        self.0.scope
     }
 
     /// The provider's raw code, if it gave one.
     pub fn code(&self) -> Option<&str> {
-        self.code.as_deref()
+        self.0.code.as_deref()
     }
 
     /// The human-readable message.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// Where the failing call was aimed.
     pub fn placement(&self) -> &Placement {
-        &self.at
+        &self.0.at
     }
 
     /// Whether retrying the same call later may succeed.
     pub fn is_transient(&self) -> bool {
-        self.kind == ErrorKind::Transient
+        self.0.kind == ErrorKind::Transient
     }
 }
 

@@ -170,7 +170,7 @@ impl ClusterInfo {
 
 /// A cloud backend's provisioning operations, as SkyPilot's `sky/provision` API.
 ///
-/// # Contract (checked by [`crate::conformance`])
+/// # Contract (checked by `sky_core::conformance` (feature `conformance`))
 /// - Instances are tagged with the cluster name and their rank, so
 ///   [`Provisioner::query_instances`] finds them after a crash.
 /// - [`Provisioner::run_instances`] is idempotent: it creates only the nodes that are missing

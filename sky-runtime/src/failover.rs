@@ -1,0 +1,261 @@
+//! Failover decisions: what to do when a provider call fails.
+//!
+//! The broker classifies nothing itself: each backend maps its provider's codes to an
+//! [`ErrorKind`] and a [`Scope`] (see [`sky_core::error`]), and a [`FailoverPolicy`] turns that
+//! into a [`Decision`]. The default, [`DefaultPolicy`], follows SkyPilot's
+//! `FailoverCloudErrorHandlerV2`; a custom scheduler can supply its own.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sky_core::error::{Error, ErrorKind, Placement, Scope};
+
+/// What the broker should do after a failed attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "decision")]
+pub enum Decision {
+    /// Try the same placement again after waiting.
+    Retry {
+        /// How long to wait first.
+        after: Duration,
+    },
+    /// Rule out the failed placement at this scope and re-optimize.
+    Block(Scope),
+    /// Give up: the request cannot succeed anywhere.
+    Abort,
+}
+
+/// One failed attempt, as the policy sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attempt<'a> {
+    /// Where the attempt was aimed.
+    pub placement: &'a Placement,
+    /// Attempts so far in this launch, this one included (1-based).
+    pub number: u32,
+    /// Consecutive failed attempts at this same placement, this one included (1-based).
+    pub retries_here: u32,
+}
+
+/// Decides what follows a provider error. Implement it to change failover behaviour (e.g. a
+/// scheduler that never leaves a region, or that retries capacity errors for a while).
+pub trait FailoverPolicy: Send + Sync {
+    /// The decision for `err` after `attempt`.
+    fn on_error(&mut self, attempt: &Attempt<'_>, err: &Error) -> Decision;
+}
+
+/// SkyPilot's rules, with bounded retries of transient errors.
+///
+/// | kind | decision |
+/// |---|---|
+/// | capacity | block the error's scope (normally the zone) |
+/// | quota | block the error's scope (normally the region; the cloud for global quotas) |
+/// | auth | block the cloud |
+/// | transient, unexpected | retry with exponential backoff up to `max_retries`, then block the zone |
+/// | invalid request, unsupported | abort (retrying elsewhere would fail the same way) |
+/// | not found, already exists | block the error's scope |
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DefaultPolicy {
+    /// Retries of one placement after transient errors.
+    pub max_retries: u32,
+    /// The first backoff; doubled on each retry.
+    pub initial_backoff: Duration,
+    /// The longest backoff.
+    pub max_backoff: Duration,
+}
+
+impl Default for DefaultPolicy {
+    fn default() -> Self {
+        DefaultPolicy {
+            max_retries: 3,
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
+
+impl DefaultPolicy {
+    /// A policy that retries transient errors immediately (for tests and simulations).
+    pub fn without_backoff() -> Self {
+        DefaultPolicy {
+            initial_backoff: Duration::ZERO,
+            max_backoff: Duration::ZERO,
+            ..Self::default()
+        }
+    }
+}
+
+impl FailoverPolicy for DefaultPolicy {
+    fn on_error(&mut self, attempt: &Attempt<'_>, err: &Error) -> Decision {
+        match err.kind() {
+            ErrorKind::Auth => Decision::Block(Scope::Cloud),
+            ErrorKind::InvalidRequest | ErrorKind::Unsupported => Decision::Abort,
+            ErrorKind::Transient | ErrorKind::Unexpected => {
+                if attempt.retries_here <= self.max_retries {
+                    let factor = 2u32.saturating_pow(attempt.retries_here.saturating_sub(1));
+                    let after = self
+                        .initial_backoff
+                        .saturating_mul(factor)
+                        .min(self.max_backoff);
+                    Decision::Retry { after }
+                } else {
+                    Decision::Block(Scope::Zone)
+                }
+            }
+            _ => Decision::Block(err.scope()),
+        }
+    }
+}
+
+/// One row of a [`FailoverHistory`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedAttempt {
+    /// Where the attempt was aimed.
+    pub placement: Placement,
+    /// The error's kind.
+    pub kind: ErrorKind,
+    /// The provider's raw code.
+    pub code: Option<String>,
+    /// The error message.
+    pub message: String,
+    /// What the policy decided.
+    pub decision: Decision,
+}
+
+/// Every failed attempt of one launch, in order. Its `Display` is a table.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailoverHistory {
+    /// The attempts.
+    pub attempts: Vec<FailedAttempt>,
+}
+
+impl FailoverHistory {
+    /// Records a failed attempt.
+    pub fn push(&mut self, err: &Error, decision: Decision) {
+        self.attempts.push(FailedAttempt {
+            placement: err.placement().clone(),
+            kind: err.kind(),
+            code: err.code().map(str::to_string),
+            message: err.message().to_string(),
+            decision,
+        });
+    }
+
+    /// Whether nothing failed.
+    pub fn is_empty(&self) -> bool {
+        self.attempts.is_empty()
+    }
+}
+
+impl std::fmt::Display for FailoverHistory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let rows: Vec<[String; 5]> = self
+            .attempts
+            .iter()
+            .map(|a| {
+                let decision = match a.decision {
+                    Decision::Retry { after } => format!("retry after {after:?}"),
+                    Decision::Block(s) => format!("block {s}"),
+                    Decision::Abort => "abort".to_string(),
+                };
+                let mut msg = a.message.replace('\n', " ");
+                if msg.chars().count() > 80 {
+                    msg = msg.chars().take(77).collect::<String>() + "...";
+                }
+                [
+                    a.placement.to_string(),
+                    a.kind.to_string(),
+                    a.code.clone().unwrap_or_else(|| "-".into()),
+                    decision,
+                    msg,
+                ]
+            })
+            .collect();
+        let header = ["INFRA", "ERROR", "CODE", "DECISION", "MESSAGE"];
+        let mut widths = header.map(str::len);
+        for r in &rows {
+            for (w, c) in widths.iter_mut().zip(r) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+        let mut out = String::new();
+        for r in std::iter::once(header.map(String::from)).chain(rows) {
+            let line: Vec<String> = r
+                .iter()
+                .zip(widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect();
+            let _ = writeln!(out, "{}", line.join("  ").trim_end());
+        }
+        f.write_str(&out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sky_core::CloudId;
+
+    fn decide(kind: ErrorKind, scope: Option<Scope>, retries_here: u32) -> Decision {
+        let at = Placement::cloud(CloudId::Fake);
+        let mut err = Error::new(kind, "x");
+        if let Some(s) = scope {
+            err = err.with_scope(s);
+        }
+        DefaultPolicy::default().on_error(
+            &Attempt {
+                placement: &at,
+                number: 1,
+                retries_here,
+            },
+            &err,
+        )
+    }
+
+    #[test]
+    fn default_policy_table() {
+        use Decision::*;
+        assert_eq!(decide(ErrorKind::Capacity, None, 1), Block(Scope::Zone));
+        assert_eq!(decide(ErrorKind::Quota, None, 1), Block(Scope::Region));
+        assert_eq!(
+            decide(ErrorKind::Quota, Some(Scope::Cloud), 1),
+            Block(Scope::Cloud)
+        );
+        assert_eq!(decide(ErrorKind::Auth, None, 1), Block(Scope::Cloud));
+        assert_eq!(decide(ErrorKind::InvalidRequest, None, 1), Abort);
+        assert_eq!(decide(ErrorKind::Unsupported, None, 1), Abort);
+        assert_eq!(
+            decide(ErrorKind::Transient, None, 1),
+            Retry {
+                after: Duration::from_secs(1)
+            }
+        );
+        assert_eq!(
+            decide(ErrorKind::Transient, None, 3),
+            Retry {
+                after: Duration::from_secs(4)
+            }
+        );
+        assert_eq!(decide(ErrorKind::Transient, None, 4), Block(Scope::Zone));
+    }
+
+    #[test]
+    fn history_prints_a_table() {
+        let mut h = FailoverHistory::default();
+        let err = Error::new(ErrorKind::Capacity, "no capacity")
+            .with_code("InsufficientInstanceCapacity")
+            .with_placement(Placement {
+                cloud: Some(CloudId::Aws),
+                region: Some("us-east-1".into()),
+                zone: Some("us-east-1a".into()),
+                instance_type: Some("p3.2xlarge".into()),
+            });
+        h.push(&err, Decision::Block(Scope::Zone));
+        let t = h.to_string();
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[0].starts_with("INFRA"));
+        assert!(lines[1].contains("aws/us-east-1/us-east-1a (p3.2xlarge)"));
+        assert!(lines[1].contains("InsufficientInstanceCapacity"));
+        assert!(lines[1].contains("block zone"));
+    }
+}

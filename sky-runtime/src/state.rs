@@ -1,0 +1,888 @@
+//! The state store: every cluster sky made, in SQLite.
+//!
+//! One file, `<state dir>/state.db` (default `~/.sky`, or `SKY_STATE_DIR`), in WAL mode so that
+//! a `status` in one process never blocks a launch in another. The schema is versioned
+//! ([`SCHEMA_VERSION`]) and migrated forward on open; structured columns are JSON (serde), never
+//! opaque blobs, so other tools can read them.
+//!
+//! # Tables
+//! - `clusters`: one row per live cluster: status (`INIT`, `UP`, `STOPPED`), what was launched
+//!   ([`LaunchedResources`]), its nodes with provider ids and IPs, autostop, owner, and a
+//!   provisioning lease that keeps two processes from provisioning the same name at once.
+//! - `cluster_history`: one row per cluster ever made, with its usage intervals, for the cost
+//!   report; kept after `down`.
+//! - `cluster_events`: every status transition with its reason.
+//!
+//! # Crash safety
+//! The broker writes a cluster's row as `INIT` *before* its first provider call and records
+//! every instance as soon as the provider reports it, so a process killed at any point leaves a
+//! row that `status --refresh` can reconcile against the provider.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use serde::{Deserialize, Serialize};
+use sky_core::CloudId;
+use sky_core::catalog::Accelerator;
+use sky_core::provision::InstanceInfo;
+use sky_core::resources::PortRange;
+
+/// The schema version this build writes. Older databases are migrated on open; newer ones
+/// are refused.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// How long a provisioning lease lasts without renewal, in seconds.
+pub const LEASE_SECONDS: i64 = 600;
+
+/// A state store failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// SQLite failed.
+    #[error("state database {path}: {source}")]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// The SQLite error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The state directory could not be created.
+    #[error("cannot create state directory {path}: {source}")]
+    Io {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A JSON column could not be read.
+    #[error("state database {path}: column {column} of cluster {cluster:?} is not valid: {source}")]
+    Json {
+        /// The database file.
+        path: PathBuf,
+        /// The column.
+        column: &'static str,
+        /// The cluster.
+        cluster: String,
+        /// The serde error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The database was written by a newer sky.
+    #[error(
+        "state database {path} has schema version {found}, newer than this sky's {SCHEMA_VERSION}; upgrade sky"
+    )]
+    TooNew {
+        /// The database file.
+        path: PathBuf,
+        /// Its version.
+        found: i64,
+    },
+    /// Another process holds the provisioning lease of this cluster.
+    #[error(
+        "cluster {name:?} is being provisioned by another process ({holder}); wait for it or run `sky status --refresh`"
+    )]
+    Busy {
+        /// The cluster.
+        name: String,
+        /// Who holds the lease.
+        holder: String,
+    },
+    /// No such cluster.
+    #[error("no cluster named {name:?}")]
+    NotFound {
+        /// The cluster.
+        name: String,
+    },
+}
+
+/// A cluster's status, as SkyPilot's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ClusterStatus {
+    /// Provisioning, partially up, or unhealthy.
+    Init,
+    /// Every node is running.
+    Up,
+    /// Every node is stopped.
+    Stopped,
+}
+
+impl ClusterStatus {
+    /// `INIT`, `UP` or `STOPPED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClusterStatus::Init => "INIT",
+            ClusterStatus::Up => "UP",
+            ClusterStatus::Stopped => "STOPPED",
+        }
+    }
+
+    fn parse(s: &str) -> ClusterStatus {
+        match s {
+            "UP" => ClusterStatus::Up,
+            "STOPPED" => ClusterStatus::Stopped,
+            _ => ClusterStatus::Init,
+        }
+    }
+}
+
+impl std::fmt::Display for ClusterStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a cluster was launched as: one placement, on N nodes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LaunchedResources {
+    /// The cloud.
+    pub cloud: CloudId,
+    /// The region.
+    pub region: String,
+    /// The zone, once known.
+    pub zone: Option<String>,
+    /// The instance type.
+    pub instance_type: String,
+    /// The accelerator.
+    pub accelerator: Option<Accelerator>,
+    /// Spot market.
+    pub spot: bool,
+    /// Hourly price of one node, from the catalog at launch.
+    pub hourly_price: f64,
+    /// Number of nodes.
+    pub num_nodes: u32,
+    /// OS disk size in GB.
+    pub disk_size_gb: u64,
+    /// Open ports.
+    pub ports: Vec<PortRange>,
+}
+
+/// Autostop setting of a cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutostopSetting {
+    /// Idle minutes before acting.
+    pub idle_minutes: u32,
+    /// Tear down instead of stopping.
+    pub down: bool,
+}
+
+/// A row of the `clusters` table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClusterRecord {
+    /// The user's cluster name.
+    pub name: String,
+    /// A unique id for this incarnation of the name (history key; also the on-cloud suffix).
+    pub cluster_hash: String,
+    /// Status.
+    pub status: ClusterStatus,
+    /// What was (or is being) launched; `None` before the first placement is chosen.
+    pub launched: Option<LaunchedResources>,
+    /// The nodes the provider reported, by rank.
+    pub nodes: Vec<InstanceInfo>,
+    /// Autostop, if set.
+    pub autostop: Option<AutostopSetting>,
+    /// Who launched it.
+    pub owner: String,
+    /// Unix seconds of creation.
+    pub created_at: i64,
+    /// Unix seconds of the last change.
+    pub updated_at: i64,
+    /// Unix seconds of the last use (launch, exec, start), for autostop.
+    pub last_use_at: i64,
+}
+
+/// A row of the `cluster_events` table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterEvent {
+    /// The cluster.
+    pub name: String,
+    /// The incarnation.
+    pub cluster_hash: String,
+    /// Status before (`None` for creation).
+    pub from: Option<ClusterStatus>,
+    /// Status after (`None` for deletion).
+    pub to: Option<ClusterStatus>,
+    /// Why.
+    pub reason: String,
+    /// Unix seconds.
+    pub at: i64,
+}
+
+/// A row of the `cluster_history` table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryRecord {
+    /// The incarnation.
+    pub cluster_hash: String,
+    /// The cluster name.
+    pub name: String,
+    /// What was launched, once known.
+    pub launched: Option<LaunchedResources>,
+    /// Intervals `(start, end)` in unix seconds while the cluster was up; `end` is `None`
+    /// while it still is.
+    pub usage_intervals: Vec<(i64, Option<i64>)>,
+}
+
+impl HistoryRecord {
+    /// Seconds of use up to `now` (an open interval counts to `now`).
+    pub fn duration_s(&self, now: i64) -> i64 {
+        self.usage_intervals
+            .iter()
+            .map(|(s, e)| (e.unwrap_or(now) - s).max(0))
+            .sum()
+    }
+
+    /// Estimated cost: duration × nodes × hourly price (an estimate, not the bill).
+    pub fn cost(&self, now: i64) -> f64 {
+        match &self.launched {
+            Some(l) => {
+                self.duration_s(now) as f64 / 3600.0 * f64::from(l.num_nodes) * l.hourly_price
+            }
+            None => 0.0,
+        }
+    }
+}
+
+/// The SQLite state store. Cheap to share behind an `Arc`; calls are serialised on one
+/// connection, and other processes see changes at once (WAL).
+#[derive(Debug)]
+pub struct StateStore {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+/// Unix seconds now.
+pub fn now_s() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+const MIGRATIONS: &[&str] = &[
+    // Version 1.
+    "CREATE TABLE clusters (
+        name TEXT PRIMARY KEY,
+        cluster_hash TEXT NOT NULL UNIQUE,
+        status TEXT NOT NULL CHECK (status IN ('INIT', 'UP', 'STOPPED')),
+        launched TEXT,
+        nodes TEXT NOT NULL DEFAULT '[]',
+        autostop TEXT,
+        owner TEXT NOT NULL,
+        lease_holder TEXT,
+        lease_until INTEGER,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        last_use_at INTEGER NOT NULL
+    );
+    CREATE TABLE cluster_history (
+        cluster_hash TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        launched TEXT,
+        usage_intervals TEXT NOT NULL DEFAULT '[]',
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE cluster_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        cluster_hash TEXT NOT NULL,
+        name TEXT NOT NULL,
+        from_status TEXT,
+        to_status TEXT,
+        reason TEXT NOT NULL,
+        at INTEGER NOT NULL
+    );
+    CREATE INDEX cluster_events_name ON cluster_events (name, id);",
+];
+
+impl StateStore {
+    /// The default state directory: `SKY_STATE_DIR`, else `~/.sky`.
+    pub fn default_dir() -> PathBuf {
+        if let Some(d) = std::env::var_os("SKY_STATE_DIR") {
+            return PathBuf::from(d);
+        }
+        dirs::home_dir()
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join(".sky")
+    }
+
+    /// Opens (creating and migrating as needed) `<dir>/state.db`.
+    pub fn open(dir: &Path) -> Result<Self, StateError> {
+        std::fs::create_dir_all(dir).map_err(|source| StateError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = dir.join("state.db");
+        let conn = Connection::open(&path).map_err(|source| StateError::Sqlite {
+            path: path.clone(),
+            source,
+        })?;
+        Self::init(path, conn)
+    }
+
+    /// An in-memory store, for tests and dry runs.
+    pub fn open_in_memory() -> Result<Self, StateError> {
+        let path = PathBuf::from(":memory:");
+        let conn = Connection::open_in_memory().map_err(|source| StateError::Sqlite {
+            path: path.clone(),
+            source,
+        })?;
+        Self::init(path, conn)
+    }
+
+    fn init(path: PathBuf, mut conn: Connection) -> Result<Self, StateError> {
+        let sql = |source| StateError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(sql)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let version: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(sql)?;
+        if version > SCHEMA_VERSION {
+            return Err(StateError::TooNew {
+                path,
+                found: version,
+            });
+        }
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.execute_batch(m).map_err(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .map_err(sql)?;
+        }
+        tx.commit().map_err(sql)?;
+        Ok(StateStore {
+            path,
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StateError> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut conn).map_err(|source| StateError::Sqlite {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Takes the provisioning lease of `name` for `holder`, creating the row as `INIT` if the
+    /// cluster does not exist. Fails with [`StateError::Busy`] while another holder's lease is
+    /// live. Returns the record and whether it was created.
+    pub fn begin_provision(
+        &self,
+        name: &str,
+        holder: &str,
+        owner: &str,
+    ) -> Result<(ClusterRecord, bool), StateError> {
+        let now = now_s();
+        let outcome = self.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let lease: Option<(Option<String>, Option<i64>)> = tx
+                .query_row("SELECT lease_holder, lease_until FROM clusters WHERE name = ?1", [name], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            let created = match lease {
+                Some((Some(h), Some(until))) if h != holder && until > now => return Ok(Err(h)),
+                Some(_) => {
+                    tx.execute(
+                        "UPDATE clusters SET lease_holder = ?2, lease_until = ?3, updated_at = ?4 WHERE name = ?1",
+                        params![name, holder, now + LEASE_SECONDS, now],
+                    )?;
+                    false
+                }
+                None => {
+                    let hash = format!("{name}-{:x}{:04x}", now, std::process::id() % 0x10000);
+                    tx.execute(
+                        "INSERT INTO clusters (name, cluster_hash, status, owner, lease_holder, lease_until,
+                             created_at, updated_at, last_use_at)
+                         VALUES (?1, ?2, 'INIT', ?3, ?4, ?5, ?6, ?6, ?6)",
+                        params![name, hash, owner, holder, now + LEASE_SECONDS, now],
+                    )?;
+                    tx.execute(
+                        "INSERT INTO cluster_history (cluster_hash, name, created_at) VALUES (?1, ?2, ?3)",
+                        params![hash, name, now],
+                    )?;
+                    tx.execute(
+                        "INSERT INTO cluster_events (cluster_hash, name, from_status, to_status, reason, at)
+                         VALUES (?1, ?2, NULL, 'INIT', 'provisioning started', ?3)",
+                        params![hash, name, now],
+                    )?;
+                    true
+                }
+            };
+            tx.commit()?;
+            Ok(Ok(created))
+        })?;
+        match outcome {
+            Err(holder) => Err(StateError::Busy {
+                name: name.to_string(),
+                holder,
+            }),
+            Ok(created) => {
+                let rec = self.get(name)?.ok_or_else(|| StateError::NotFound {
+                    name: name.to_string(),
+                })?;
+                Ok((rec, created))
+            }
+        }
+    }
+
+    /// Releases `holder`'s provisioning lease on `name` (no-op if it holds none).
+    pub fn end_provision(&self, name: &str, holder: &str) -> Result<(), StateError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE clusters SET lease_holder = NULL, lease_until = NULL WHERE name = ?1 AND lease_holder = ?2",
+                params![name, holder],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Records what is being launched.
+    pub fn set_launched(&self, name: &str, launched: &LaunchedResources) -> Result<(), StateError> {
+        let json = serde_json::to_string(launched).unwrap_or_default();
+        let n = self.with(|c| {
+            let tx = c.transaction()?;
+            let n = tx.execute(
+                "UPDATE clusters SET launched = ?2, updated_at = ?3 WHERE name = ?1",
+                params![name, json, now_s()],
+            )?;
+            tx.execute(
+                "UPDATE cluster_history SET launched = ?2
+                 WHERE cluster_hash = (SELECT cluster_hash FROM clusters WHERE name = ?1)",
+                params![name, json],
+            )?;
+            tx.commit()?;
+            Ok(n)
+        })?;
+        self.found(name, n)
+    }
+
+    /// Records the nodes the provider reported (replacing the previous list).
+    pub fn set_nodes(&self, name: &str, nodes: &[InstanceInfo]) -> Result<(), StateError> {
+        let json = serde_json::to_string(nodes).unwrap_or_else(|_| "[]".into());
+        let n = self.with(|c| {
+            c.execute(
+                "UPDATE clusters SET nodes = ?2, updated_at = ?3 WHERE name = ?1",
+                params![name, json, now_s()],
+            )
+        })?;
+        self.found(name, n)
+    }
+
+    /// Sets the autostop setting (`None` turns it off).
+    pub fn set_autostop(
+        &self,
+        name: &str,
+        autostop: Option<AutostopSetting>,
+    ) -> Result<(), StateError> {
+        let json = autostop.map(|a| serde_json::to_string(&a).unwrap_or_default());
+        let n = self.with(|c| {
+            c.execute(
+                "UPDATE clusters SET autostop = ?2, updated_at = ?3 WHERE name = ?1",
+                params![name, json, now_s()],
+            )
+        })?;
+        self.found(name, n)
+    }
+
+    /// Marks the cluster used now (resets its autostop idle clock).
+    pub fn touch(&self, name: &str) -> Result<(), StateError> {
+        let n = self.with(|c| {
+            c.execute(
+                "UPDATE clusters SET last_use_at = ?2 WHERE name = ?1",
+                params![name, now_s()],
+            )
+        })?;
+        self.found(name, n)
+    }
+
+    /// Changes the status, logging an event with `reason` and opening or closing the usage
+    /// interval. A change to the same status only logs nothing.
+    pub fn set_status(
+        &self,
+        name: &str,
+        status: ClusterStatus,
+        reason: &str,
+    ) -> Result<(), StateError> {
+        let now = now_s();
+        let found = self.with(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let row: Option<(String, String)> = tx
+                .query_row("SELECT cluster_hash, status FROM clusters WHERE name = ?1", [name], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            let Some((hash, old)) = row else { return Ok(false) };
+            let old = ClusterStatus::parse(&old);
+            if old != status {
+                tx.execute(
+                    "UPDATE clusters SET status = ?2, updated_at = ?3 WHERE name = ?1",
+                    params![name, status.as_str(), now],
+                )?;
+                tx.execute(
+                    "INSERT INTO cluster_events (cluster_hash, name, from_status, to_status, reason, at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![hash, name, old.as_str(), status.as_str(), reason, now],
+                )?;
+                let intervals: String = tx.query_row(
+                    "SELECT usage_intervals FROM cluster_history WHERE cluster_hash = ?1",
+                    [&hash],
+                    |r| r.get(0),
+                )?;
+                let mut iv: Vec<(i64, Option<i64>)> = serde_json::from_str(&intervals).unwrap_or_default();
+                let open = iv.last().is_some_and(|(_, e)| e.is_none());
+                if status == ClusterStatus::Up && !open {
+                    iv.push((now, None));
+                } else if status != ClusterStatus::Up
+                    && open
+                    && let Some(last) = iv.last_mut()
+                {
+                    last.1 = Some(now);
+                }
+                tx.execute(
+                    "UPDATE cluster_history SET usage_intervals = ?2 WHERE cluster_hash = ?1",
+                    params![hash, serde_json::to_string(&iv).unwrap_or_else(|_| "[]".into())],
+                )?;
+            }
+            tx.commit()?;
+            Ok(true)
+        })?;
+        self.found(name, usize::from(found))
+    }
+
+    /// Deletes the cluster's row (after its instances are verified gone), closing its usage
+    /// interval and logging the reason. History is kept.
+    pub fn remove(&self, name: &str, reason: &str) -> Result<(), StateError> {
+        let now = now_s();
+        let found = self.with(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let row: Option<(String, String)> = tx
+                .query_row(
+                    "SELECT cluster_hash, status FROM clusters WHERE name = ?1",
+                    [name],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let Some((hash, old)) = row else {
+                return Ok(false);
+            };
+            let intervals: String = tx.query_row(
+                "SELECT usage_intervals FROM cluster_history WHERE cluster_hash = ?1",
+                [&hash],
+                |r| r.get(0),
+            )?;
+            let mut iv: Vec<(i64, Option<i64>)> =
+                serde_json::from_str(&intervals).unwrap_or_default();
+            if let Some(last) = iv.last_mut()
+                && last.1.is_none()
+            {
+                last.1 = Some(now);
+            }
+            tx.execute(
+                "UPDATE cluster_history SET usage_intervals = ?2 WHERE cluster_hash = ?1",
+                params![
+                    hash,
+                    serde_json::to_string(&iv).unwrap_or_else(|_| "[]".into())
+                ],
+            )?;
+            tx.execute(
+                "INSERT INTO cluster_events (cluster_hash, name, from_status, to_status, reason, at)
+                 VALUES (?1, ?2, ?3, NULL, ?4, ?5)",
+                params![hash, name, old, reason, now],
+            )?;
+            tx.execute("DELETE FROM clusters WHERE name = ?1", [name])?;
+            tx.commit()?;
+            Ok(true)
+        })?;
+        self.found(name, usize::from(found))
+    }
+
+    fn found(&self, name: &str, n: usize) -> Result<(), StateError> {
+        if n == 0 {
+            Err(StateError::NotFound {
+                name: name.to_string(),
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    const CLUSTER_COLUMNS: &'static str = "name, cluster_hash, status, launched, nodes, autostop, owner, created_at, updated_at, last_use_at";
+
+    /// One cluster.
+    pub fn get(&self, name: &str) -> Result<Option<ClusterRecord>, StateError> {
+        let sql = format!(
+            "SELECT {} FROM clusters WHERE name = ?1",
+            Self::CLUSTER_COLUMNS
+        );
+        let raw = self.with(|c| c.query_row(&sql, [name], RawCluster::from_row).optional())?;
+        raw.map(|r| r.decode(&self.path)).transpose()
+    }
+
+    /// Every cluster, by name.
+    pub fn list(&self) -> Result<Vec<ClusterRecord>, StateError> {
+        let sql = format!(
+            "SELECT {} FROM clusters ORDER BY name",
+            Self::CLUSTER_COLUMNS
+        );
+        let raws = self.with(|c| {
+            let mut st = c.prepare(&sql)?;
+            let rows = st.query_map([], RawCluster::from_row)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        raws.into_iter().map(|r| r.decode(&self.path)).collect()
+    }
+
+    /// The status events of `name` (all incarnations), oldest first.
+    pub fn events(&self, name: &str) -> Result<Vec<ClusterEvent>, StateError> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT name, cluster_hash, from_status, to_status, reason, at FROM cluster_events
+                 WHERE name = ?1 ORDER BY id",
+            )?;
+            let rows = st.query_map([name], |r| {
+                let from: Option<String> = r.get(2)?;
+                let to: Option<String> = r.get(3)?;
+                Ok(ClusterEvent {
+                    name: r.get(0)?,
+                    cluster_hash: r.get(1)?,
+                    from: from.as_deref().map(ClusterStatus::parse),
+                    to: to.as_deref().map(ClusterStatus::parse),
+                    reason: r.get(4)?,
+                    at: r.get(5)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Every cluster ever made, oldest first.
+    pub fn history(&self) -> Result<Vec<HistoryRecord>, StateError> {
+        let raws: Vec<(String, String, Option<String>, String)> = self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT cluster_hash, name, launched, usage_intervals FROM cluster_history ORDER BY created_at, cluster_hash",
+            )?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            rows.collect()
+        })?;
+        raws.into_iter()
+            .map(|(hash, name, launched, iv)| {
+                let json_err = |column, source| StateError::Json {
+                    path: self.path.clone(),
+                    column,
+                    cluster: name.clone(),
+                    source,
+                };
+                Ok(HistoryRecord {
+                    launched: launched
+                        .map(|l| serde_json::from_str(&l))
+                        .transpose()
+                        .map_err(|e| json_err("launched", e))?,
+                    usage_intervals: serde_json::from_str(&iv)
+                        .map_err(|e| json_err("usage_intervals", e))?,
+                    cluster_hash: hash,
+                    name: name.clone(),
+                })
+            })
+            .collect()
+    }
+}
+
+struct RawCluster {
+    name: String,
+    cluster_hash: String,
+    status: String,
+    launched: Option<String>,
+    nodes: String,
+    autostop: Option<String>,
+    owner: String,
+    created_at: i64,
+    updated_at: i64,
+    last_use_at: i64,
+}
+
+impl RawCluster {
+    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(RawCluster {
+            name: r.get(0)?,
+            cluster_hash: r.get(1)?,
+            status: r.get(2)?,
+            launched: r.get(3)?,
+            nodes: r.get(4)?,
+            autostop: r.get(5)?,
+            owner: r.get(6)?,
+            created_at: r.get(7)?,
+            updated_at: r.get(8)?,
+            last_use_at: r.get(9)?,
+        })
+    }
+
+    fn decode(self, path: &Path) -> Result<ClusterRecord, StateError> {
+        let name = self.name;
+        let err = |column, source| StateError::Json {
+            path: path.to_path_buf(),
+            column,
+            cluster: name.clone(),
+            source,
+        };
+        Ok(ClusterRecord {
+            launched: self
+                .launched
+                .map(|l| serde_json::from_str(&l))
+                .transpose()
+                .map_err(|e| err("launched", e))?,
+            nodes: serde_json::from_str(&self.nodes).map_err(|e| err("nodes", e))?,
+            autostop: self
+                .autostop
+                .map(|a| serde_json::from_str(&a))
+                .transpose()
+                .map_err(|e| err("autostop", e))?,
+            status: ClusterStatus::parse(&self.status),
+            cluster_hash: self.cluster_hash,
+            owner: self.owner,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            last_use_at: self.last_use_at,
+            name,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sky_core::provision::InstanceState;
+
+    fn node(rank: u32) -> InstanceInfo {
+        InstanceInfo {
+            id: format!("i-{rank}"),
+            rank,
+            state: InstanceState::Running,
+            private_ip: Some(format!("10.0.0.{rank}")),
+            public_ip: None,
+            zone: Some("us-east-1a".into()),
+            instance_type: "m6i.2xlarge".into(),
+            spot: false,
+        }
+    }
+
+    fn launched() -> LaunchedResources {
+        LaunchedResources {
+            cloud: CloudId::Aws,
+            region: "us-east-1".into(),
+            zone: Some("us-east-1a".into()),
+            instance_type: "m6i.2xlarge".into(),
+            accelerator: None,
+            spot: false,
+            hourly_price: 0.384,
+            num_nodes: 2,
+            disk_size_gb: 256,
+            ports: vec![],
+        }
+    }
+
+    #[test]
+    fn lifecycle_is_recorded_with_events_and_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = StateStore::open(dir.path()).unwrap();
+        let (rec, created) = s.begin_provision("c1", "p1", "alice").unwrap();
+        assert!(created);
+        assert_eq!(rec.status, ClusterStatus::Init);
+        s.set_launched("c1", &launched()).unwrap();
+        s.set_nodes("c1", &[node(0), node(1)]).unwrap();
+        s.set_status("c1", ClusterStatus::Up, "provisioned")
+            .unwrap();
+        s.end_provision("c1", "p1").unwrap();
+        let got = s.get("c1").unwrap().unwrap();
+        assert_eq!(got.nodes.len(), 2);
+        assert_eq!(got.launched, Some(launched()));
+        s.set_status("c1", ClusterStatus::Stopped, "user stop")
+            .unwrap();
+        s.remove("c1", "down").unwrap();
+        assert!(s.get("c1").unwrap().is_none());
+        let ev: Vec<_> = s
+            .events("c1")
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.from, e.to))
+            .collect();
+        use ClusterStatus::*;
+        assert_eq!(
+            ev,
+            vec![
+                (None, Some(Init)),
+                (Some(Init), Some(Up)),
+                (Some(Up), Some(Stopped)),
+                (Some(Stopped), None)
+            ]
+        );
+        let h = s.history().unwrap();
+        assert_eq!(h.len(), 1);
+        assert_eq!(h[0].usage_intervals.len(), 1);
+        assert!(h[0].usage_intervals[0].1.is_some());
+        // Reopening migrates nothing and keeps the data.
+        drop(s);
+        let s = StateStore::open(dir.path()).unwrap();
+        assert_eq!(s.history().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_live_lease_keeps_a_second_provisioner_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = StateStore::open(dir.path()).unwrap();
+        let b = StateStore::open(dir.path()).unwrap();
+        a.begin_provision("c", "proc-a", "u").unwrap();
+        match b.begin_provision("c", "proc-b", "u") {
+            Err(StateError::Busy { holder, .. }) => assert_eq!(holder, "proc-a"),
+            other => panic!("expected Busy, got {other:?}"),
+        }
+        a.end_provision("c", "proc-a").unwrap();
+        let (_, created) = b.begin_provision("c", "proc-b", "u").unwrap();
+        assert!(!created, "the row exists; b attaches to it");
+    }
+
+    #[test]
+    fn cost_counts_open_intervals_to_now() {
+        let h = HistoryRecord {
+            cluster_hash: "h".into(),
+            name: "n".into(),
+            launched: Some(launched()),
+            usage_intervals: vec![(0, Some(1800)), (3600, None)],
+        };
+        assert_eq!(h.duration_s(5400), 3600);
+        assert!((h.cost(5400) - 0.768).abs() < 1e-9);
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let c = Connection::open(dir.path().join("state.db")).unwrap();
+            c.pragma_update(None, "user_version", 99).unwrap();
+        }
+        assert!(matches!(
+            StateStore::open(dir.path()),
+            Err(StateError::TooNew { found: 99, .. })
+        ));
+    }
+}

@@ -1,0 +1,83 @@
+//! Two processes launching the same cluster name on one state dir: exactly one provisions.
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sky_core::fake::{FakeCloud, SimMode};
+use sky_runtime::state::{StateError, StateStore};
+use sky_runtime::{Broker, BrokerError, ProvisionOptions};
+
+use crate::common::*;
+
+const CHILD_ENV: &str = "SKY_TEST_CONCURRENCY_CHILD_DIR";
+
+/// In the child process: provision on a fake whose nodes never come up, so the lease stays
+/// held until the parent kills us. A no-op in a normal test run.
+#[tokio::test]
+async fn child_holds_the_lease() {
+    let Some(dir) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
+    let fake = FakeCloud::builder().mode(SimMode::Explicit).build();
+    let b = Broker::builder()
+        .cloud(Arc::new(fake.clone()), Arc::new(fake.clone()))
+        .state_dir(std::path::Path::new(&dir))
+        .unwrap()
+        .build()
+        .unwrap();
+    let opts = ProvisionOptions::new().with_wait_timeout(Duration::from_secs(600));
+    let _ = b.provision(&cpu_task(1), "shared", &opts).await;
+}
+
+#[tokio::test]
+async fn a_second_process_is_refused_while_the_first_provisions() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "concurrency::child_holds_the_lease",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let state = Arc::new(StateStore::open(dir.path()).unwrap());
+    // Wait (bounded) until the child has recorded the nodes it launched.
+    let start = Instant::now();
+    loop {
+        if state
+            .get("shared")
+            .unwrap()
+            .is_some_and(|r| !r.nodes.is_empty())
+        {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the child never started provisioning"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let fake = FakeCloud::default();
+    let b = broker_with(&[&fake], state.clone());
+    let err = b
+        .provision(&cpu_task(1), "shared", &opts())
+        .await
+        .unwrap_err();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        matches!(err, BrokerError::State(StateError::Busy { .. })),
+        "{err}"
+    );
+    assert!(
+        fake.calls().is_empty(),
+        "the refused process made no provider call"
+    );
+    let rec = state.get("shared").unwrap().unwrap();
+    assert_eq!(rec.nodes.len(), 1, "exactly one provisioner created nodes");
+}
