@@ -11,6 +11,9 @@ use sky_core::catalog::{
 };
 use sky_core::resources::{AcceleratorSpec, CpuSpec, MemorySpec, Resources};
 
+/// (name, accelerator, vCPUs, GiB, base $/h)
+type InstanceType = (&'static str, Option<(&'static str, f64)>, f64, f64, f64);
+
 /// One cloud's synthetic catalog.
 #[derive(Debug)]
 pub struct SyntheticCatalog {
@@ -30,8 +33,7 @@ fn noise(a: u64, b: u64) -> f64 {
 impl SyntheticCatalog {
     /// A catalog for `cloud`; `by_zone` gives it zones and per-zone prices (like GCP).
     pub fn new(cloud: CloudId, by_zone: bool, seed: u64) -> Self {
-        let types: Vec<(&str, Option<(&str, f64)>, f64, f64, f64)> = vec![
-            // (name, accelerator, vCPUs, GiB, base $/h)
+        let types: Vec<InstanceType> = vec![
             ("cpu-4", None, 4.0, 16.0, 0.19),
             ("cpu-8", None, 8.0, 32.0, 0.38),
             ("cpu-16", None, 16.0, 64.0, 0.77),

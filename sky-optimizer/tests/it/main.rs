@@ -1,5 +1,6 @@
 //! Integration tests of sky-optimizer (one binary; one module per topic).
 
+mod brute;
 mod dependencies;
 mod golden;
 mod properties;
