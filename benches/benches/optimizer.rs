@@ -130,6 +130,14 @@ fn large(c: &mut Criterion) {
         Objective::Cost,
         &Options::default(),
     );
+    bench_case(
+        c,
+        &catalogs,
+        "optimize/dag_1000_time",
+        &dag1000,
+        Objective::Time,
+        &Options::default(),
+    );
 }
 
 criterion_group!(
