@@ -15,9 +15,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::cloud::CloudId;
 
+mod builder;
+pub(crate) mod fields;
+mod infra;
 mod parse;
+pub(crate) mod write;
+pub(crate) mod yaml;
 
-pub use parse::ParseValueError;
+pub use infra::Infra;
+pub use parse::{
+    ParseValueError, normalize_ports, parse_disk_size_gb, parse_duration_secs, parse_idle_minutes,
+    parse_memory_gib,
+};
 
 /// A requested accelerator.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

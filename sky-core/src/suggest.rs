@@ -3,8 +3,10 @@
 /// The candidate closest to `input`, if one is close enough to be a likely typo.
 ///
 /// Comparison is case-insensitive. A candidate qualifies when its normalised
-/// Damerau-Levenshtein similarity to `input` is at least 0.7, or when one contains the
-/// other (`v100` → `V100-32GB`); the most similar wins, ties go to the earlier candidate.
+/// Damerau-Levenshtein similarity to `input` is at least 0.7, or when one contains the other
+/// (`v100` → `V100-32GB`). When none does, candidates one edit away (two for inputs of four
+/// or more characters) qualify, which catches typos in short names (`gpc` → `gcp`,
+/// `V1OO` → `V100`). The most similar wins; ties go to the earlier candidate.
 pub fn did_you_mean<'a, I>(input: &str, candidates: I) -> Option<String>
 where
     I: IntoIterator<Item = &'a str>,
@@ -22,6 +24,7 @@ where
         return Vec::new();
     }
     let mut scored: Vec<(f64, usize, &str)> = Vec::new();
+    let mut near_edits: Vec<(f64, usize, &str)> = Vec::new();
     for (i, c) in candidates.into_iter().enumerate() {
         let lc = c.to_ascii_lowercase();
         if lc == needle {
@@ -33,7 +36,17 @@ where
         }
         if score >= 0.7 {
             scored.push((score, i, c));
+        } else {
+            let len = needle.chars().count();
+            let max_edits = if len >= 4 { 2 } else { 1 };
+            if len >= 2 && strsim::damerau_levenshtein(&needle, &lc) <= max_edits {
+                near_edits.push((score, i, c));
+            }
         }
+    }
+    // Names only a few edits away count when nothing is similar by ratio.
+    if scored.is_empty() {
+        scored = near_edits;
     }
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let mut out: Vec<String> = Vec::new();
@@ -64,6 +77,12 @@ mod tests {
             Some("us-east1")
         );
         assert_eq!(did_you_mean("mars-north9", regions), None);
+        assert_eq!(
+            did_you_mean("gpc", ["aws", "gcp", "azure"]).as_deref(),
+            Some("gcp")
+        );
+        assert_eq!(did_you_mean("s4", ["s3", "gcs"]).as_deref(), Some("s3"));
+        assert_eq!(did_you_mean("x", ["s3", "gcs"]), None);
         assert_eq!(did_you_mean("", regions), None);
         let fields = ["resources", "run", "setup", "num_nodes"];
         assert_eq!(

@@ -67,7 +67,7 @@
 //!   *source* cloud's [`Catalog::egress_cost`](sky_core::catalog::Catalog::egress_cost)`(gb)`
 //!   and takes `gb × 8 / 10` s (10 Gbps, [`Options::bandwidth_gbps`]); within a cloud it is
 //!   free and instant, whatever the regions. Inputs from a cloud whose catalog is not loaded
-//!   use SkyPilot's list prices with monotone tiers.
+//!   use [`sky_core::catalog::egress_cost`] (SkyPilot's list prices with monotone tiers).
 //! - [`EgressModel::InterRegion`]: the same across clouds, plus
 //!   [`Options::inter_region_usd_per_gb`] (0.02 $/GB by default) and the same transfer time
 //!   between two regions of one cloud; free within a region. An input URI names only a cloud,

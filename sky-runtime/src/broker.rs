@@ -183,11 +183,7 @@ impl BrokerBuilder {
             Some(s) => s,
             None => Arc::new(StateStore::open(&StateStore::default_dir())?),
         };
-        let holder = format!(
-            "pid {} broker {:x}",
-            std::process::id(),
-            Arc::as_ptr(&state) as usize
-        );
+        let holder = crate::state::lease_holder_id(Arc::as_ptr(&state) as usize as u64);
         Ok(Broker {
             clouds: self.clouds,
             state,
@@ -228,7 +224,7 @@ pub struct Broker {
     pub(crate) state: Arc<StateStore>,
     policy: PolicyFactory,
     owner: String,
-    holder: String,
+    pub(crate) holder: String,
 }
 
 impl std::fmt::Debug for Broker {
@@ -303,7 +299,8 @@ impl Broker {
     ///   its own zone (it never moves).
     /// - Partial failures are terminated (and verified gone) before moving on; a teardown
     ///   that keeps failing stops the failover with [`BrokerError::TeardownFailed`].
-    /// - Another process provisioning the same name gives [`BrokerError::Busy`].
+    /// - Another process provisioning the same name gives [`BrokerError::State`] with
+    ///   [`StateError::Busy`](crate::state::StateError::Busy).
     pub async fn provision(
         &self,
         task: &Task,

@@ -93,6 +93,14 @@ impl Broker {
             None => self.state.list()?,
         };
         for record in records {
+            // A cluster another live process is provisioning is its business.
+            if record
+                .provisioning_by
+                .as_ref()
+                .is_some_and(|h| *h != self.holder)
+            {
+                continue;
+            }
             self.reconcile(&record).await?;
         }
         match name {

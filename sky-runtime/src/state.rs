@@ -193,6 +193,8 @@ pub struct ClusterRecord {
     pub updated_at: i64,
     /// Unix seconds of the last use (launch, exec, start), for autostop.
     pub last_use_at: i64,
+    /// The holder of a live provisioning lease, if a process is provisioning it now.
+    pub provisioning_by: Option<String>,
 }
 
 /// A row of the `cluster_events` table.
@@ -260,6 +262,36 @@ pub fn now_s() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+/// A provisioning-lease holder id for this process: `<host>:<pid>:<nonce>`.
+pub fn lease_holder_id(nonce: u64) -> String {
+    format!("{}:{}:{nonce:x}", host_name(), std::process::id())
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// Whether a lease still binds: not expired, and (when its holder ran on this host) its
+/// process is still alive, so a crashed process's lease is taken over at once.
+fn lease_is_live(holder: &str, until: i64, now: i64) -> bool {
+    if until <= now {
+        return false;
+    }
+    let mut parts = holder.split(':');
+    if let (Some(host), Some(pid)) = (parts.next(), parts.next())
+        && host == host_name()
+        && let Ok(pid) = pid.parse::<u32>()
+        && Path::new("/proc/self").exists()
+    {
+        return Path::new(&format!("/proc/{pid}")).exists();
+    }
+    true
 }
 
 const MIGRATIONS: &[&str] = &[
@@ -401,7 +433,9 @@ impl StateStore {
                 })
                 .optional()?;
             let created = match lease {
-                Some((Some(h), Some(until))) if h != holder && until > now => return Ok(Err(h)),
+                Some((Some(h), Some(until))) if h != holder && lease_is_live(&h, until, now) => {
+                    return Ok(Err(h));
+                }
                 Some(_) => {
                     tx.execute(
                         "UPDATE clusters SET lease_holder = ?2, lease_until = ?3, updated_at = ?4 WHERE name = ?1",
@@ -627,7 +661,8 @@ impl StateStore {
         }
     }
 
-    const CLUSTER_COLUMNS: &'static str = "name, cluster_hash, status, launched, nodes, autostop, owner, created_at, updated_at, last_use_at";
+    const CLUSTER_COLUMNS: &'static str = "name, cluster_hash, status, launched, nodes, autostop, owner, created_at, updated_at, last_use_at, \
+         lease_holder, lease_until";
 
     /// One cluster.
     pub fn get(&self, name: &str) -> Result<Option<ClusterRecord>, StateError> {
@@ -719,6 +754,8 @@ struct RawCluster {
     created_at: i64,
     updated_at: i64,
     last_use_at: i64,
+    lease_holder: Option<String>,
+    lease_until: Option<i64>,
 }
 
 impl RawCluster {
@@ -734,6 +771,8 @@ impl RawCluster {
             created_at: r.get(7)?,
             updated_at: r.get(8)?,
             last_use_at: r.get(9)?,
+            lease_holder: r.get(10)?,
+            lease_until: r.get(11)?,
         })
     }
 
@@ -763,6 +802,10 @@ impl RawCluster {
             created_at: self.created_at,
             updated_at: self.updated_at,
             last_use_at: self.last_use_at,
+            provisioning_by: match (self.lease_holder, self.lease_until) {
+                (Some(h), Some(until)) if lease_is_live(&h, until, now_s()) => Some(h),
+                _ => None,
+            },
             name,
         })
     }
@@ -856,9 +899,26 @@ mod tests {
             Err(StateError::Busy { holder, .. }) => assert_eq!(holder, "proc-a"),
             other => panic!("expected Busy, got {other:?}"),
         }
+        assert_eq!(
+            a.get("c").unwrap().unwrap().provisioning_by.as_deref(),
+            Some("proc-a")
+        );
         a.end_provision("c", "proc-a").unwrap();
-        let (_, created) = b.begin_provision("c", "proc-b", "u").unwrap();
+        let (rec, created) = b.begin_provision("c", "proc-b", "u").unwrap();
         assert!(!created, "the row exists; b attaches to it");
+        assert_eq!(rec.provisioning_by.as_deref(), Some("proc-b"));
+    }
+
+    #[test]
+    fn a_dead_process_lease_is_taken_over() {
+        let s = StateStore::open_in_memory().unwrap();
+        // A holder on this host whose process does not exist.
+        let dead = format!("{}:{}:1", host_name(), u32::MAX - 7);
+        s.begin_provision("c", &dead, "u").unwrap();
+        assert_eq!(s.get("c").unwrap().unwrap().provisioning_by, None);
+        let me = lease_holder_id(2);
+        s.begin_provision("c", &me, "u").unwrap();
+        assert_eq!(s.get("c").unwrap().unwrap().provisioning_by, Some(me));
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! it with failover, runs it, and tears down what it made.
 //!
 //! This is the crate applications depend on. It re-exports [`sky_core`] (tasks, catalogs,
-//! cloud traits, FakeCloud) and [`sky_optimizer`], and each cloud backend behind a feature:
+//! cloud traits, FakeCloud), [`sky_optimizer`] and [`sky_runtime`] (the [`Broker`]), and each
+//! cloud backend behind a feature:
 //!
 //! | feature | backend |
 //! |---|---|
@@ -22,6 +23,8 @@
 
 pub use sky_core::*;
 pub use sky_optimizer as optimizer;
+pub use sky_runtime as runtime;
+pub use sky_runtime::{Broker, BrokerError, ProvisionOptions};
 
 #[cfg(feature = "aws")]
 pub use sky_cloud_aws as aws;

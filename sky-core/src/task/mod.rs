@@ -1,7 +1,206 @@
-//! Tasks: what to run, where, and on how many nodes.
+//! Tasks: what to run, where, and on how many nodes — and the task YAML format.
 //!
-//! A [`Task`] mirrors one document of SkyPilot's task YAML. Load one with
-//! [`Task::from_yaml_str`], or build one in Rust with [`Task::new`] and the `with_*` methods.
+//! A [`Task`] mirrors one document of SkyPilot's task YAML; a [`Dag`] is a multi-document
+//! YAML. Load them with [`Task::from_yaml_str`] / [`Dag::from_yaml_str`] (or the `_file` and
+//! `_slice` variants, or a [`TaskLoader`] that also checks names against catalogs), or build
+//! them in Rust with [`Task::new`] and the `with_*` methods. [`Task::to_yaml_string`] writes
+//! the normalised form, which reads back to an equal value.
+//!
+//! ```
+//! use sky_core::resources::Resources;
+//! use sky_core::task::Task;
+//!
+//! let yaml = "
+//! name: train
+//! resources:
+//!   accelerators: {A100: 8, H100: 8}   # either: the optimizer picks the cheaper
+//!   use_spot: true
+//! run: python train.py
+//! ";
+//! let task = Task::from_yaml_str(yaml)?;
+//! assert_eq!(task.resources.alternatives.len(), 2);
+//!
+//! let built = Task::new()
+//!     .with_name("train")
+//!     .with_run("python train.py")
+//!     .with_resources(Resources::new().with_accelerators("V100:4")?.with_use_spot(true));
+//! let again = Task::from_yaml_str(&built.to_yaml_string()?)?;
+//! assert_eq!(again, built);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Task YAML
+//!
+//! sky reads SkyPilot's task YAML, field for field. Every field is optional; an empty
+//! document is a task that runs nothing on one node. Unknown fields are errors, with a
+//! did-you-mean suggestion, as in SkyPilot.
+//!
+//! ```yaml
+//! name: train                      # display name; DAG edges refer to tasks by name
+//! workdir: ~/src/project           # synced to ~/sky_workdir; or {url: https://..., ref: main}
+//! num_nodes: 2                     # default 1, head included
+//! resources:                       # per node; see "Resources" below
+//!   infra: aws/us-east-1
+//!   accelerators: V100:4
+//! envs:                            # values are strings (numbers are stringified);
+//!   DATA: my-bucket                #   null = must be supplied by the caller
+//!   EPOCHS: 3
+//! secrets:                         # like envs, never printed: to_yaml_string redacts them
+//!   HF_TOKEN: hf_xxx
+//! file_mounts:                     # remote path -> source; ${VAR}/$VAR from envs substituted
+//!   /data: s3://${DATA}/train      # cloud URI (s3, gs, r2, cos, oci, nebius, cw, hf, Azure blob)
+//!   ~/.netrc: ~/.netrc             # local file or directory
+//!   /ckpt:                         # storage object
+//!     name: my-ckpts
+//!     store: gcs                   # s3 | gcs | azure | r2 | ibm | oci | nebius | coreweave | hf | volume
+//!     mode: MOUNT                  # MOUNT | COPY | MOUNT_CACHED
+//!     persistent: true
+//! setup: pip install -r requirements.txt
+//! run: python train.py --epochs $EPOCHS
+//! inputs: {s3://my-bucket/train: 100}     # {uri: estimated GB}, one entry; egress model
+//! outputs: {s3://my-bucket/model: 2}
+//! config: {docker: {run_options: [--shm-size=1g]}}   # any mapping, kept as given
+//! event_callback: echo done        # accepted and kept
+//! service: {...}                   # SkyServe / pools: accepted and kept in Task::extra
+//! pool: {...}
+//! estimated_runtime: 2h            # sky's extension, see below
+//! ```
+//!
+//! Notes on the fields:
+//! - `envs` keys must be valid variable names (`[A-Za-z_][A-Za-z0-9_]*`). As in SkyPilot,
+//!   `${VAR}` and `$VAR` of envs with a value are substituted into `file_mounts` keys and
+//!   values (and `workdir`) when the YAML is read; other `$` text is left alone. Secrets are
+//!   not substituted (they would then be printed as part of the mounts).
+//! - `secrets` in the map form become [`Secret`]s; a secret without a value (`KEY: null`,
+//!   which SkyPilot fills from `--secret`) is rejected as unsupported. The list form of
+//!   managed secret names (`secrets: [name1, name2]`), `managed_secrets` and `volumes` are
+//!   accepted and kept in [`Task::extra`] unchanged.
+//! - Booleans are YAML 1.2 (`true`/`false`); where a boolean is expected, PyYAML's `yes`,
+//!   `no`, `on`, `off` are accepted too. Duplicate keys are errors.
+//!
+//! ## Resources
+//!
+//! ```yaml
+//! resources:
+//!   infra: gcp/us-central1/us-central1-a   # cloud[/region[/zone]]; `*` wildcards: `*/us-east-1`,
+//!                                          # `*/*/us-east-1a`, `aws/*/us-east-1a`
+//!   # cloud: gcp / region: ... / zone: ... # the older form; not together with `infra`
+//!   instance_type: n1-standard-8
+//!   cpus: 4+                     # 4 = exactly, 4+ = at least; numbers allowed
+//!   memory: 32GB+                # GB by default; KB MB GB TB PB (binary); `4x` = 4 GB per vCPU
+//!   accelerators: V100:4         # see below
+//!   accelerator_args: {runtime_version: tpu-vm-base, tpu_vm: true}
+//!   use_spot: true
+//!   job_recovery: FAILOVER       # FAILOVER | EAGER_NEXT_REGION | none, or {strategy,
+//!                                #   max_restarts_on_errors, recover_on_exit_codes: 1 or [1, 2]}
+//!                                #   (`spot_recovery` is accepted as the old name)
+//!   disk_size: 512               # whole GB, or `1TB` (floored to whole GB)
+//!   disk_tier: high              # low | medium | high | ultra | best
+//!   network_tier: best           # standard | best
+//!   ports: [8080, 10052-10100]   # or one port / range; normalised: sorted, merged
+//!   labels: {team: ml}
+//!   image_id: docker:pytorch/pytorch:latest   # or {us-east-1: ami-1, us-west-2: ami-2}
+//!   autostop: 30m                # true (5 min), false, minutes, <n><m|h|d|w>, or
+//!                                #   {idle_minutes, down, wait_for, hook, hook_timeout}
+//!   priority: 10                 # -1000..1000
+//!   max_hourly_cost: 12.5        # USD per node-hour, > 0
+//!   local_disk: nvme
+//! ```
+//!
+//! `accelerators` takes every SkyPilot form:
+//!
+//! | YAML | meaning |
+//! |---|---|
+//! | `V100`, `V100:4`, `{V100: 4}` | one device kind and count per node |
+//! | `A10G:0.5` | a fractional device |
+//! | `{A100: 8, H100: 8}` (a mapping of several, or `!!set`) | any of them: the optimizer picks the cheapest |
+//! | `[A100:8, H100:8]` (a list) | in order of preference: the first that can be placed |
+//! | `80GB+`, `48GB:2`, `nvidia:80GB+:8` | any device with (at least) that much memory |
+//!
+//! Alternatives in general come from `any_of` (the optimizer chooses freely) or `ordered`
+//! (in preference order). Fields outside them are defaults for every entry; `labels` are
+//! merged. `any_of` and `ordered` cannot be nested or combined; several accelerators
+//! cannot be combined with `ordered`, nor a list of accelerators with `any_of`.
+//!
+//! ```yaml
+//! resources:
+//!   use_spot: true
+//!   any_of:
+//!     - infra: aws
+//!       accelerators: A100:8
+//!     - infra: gcp
+//!       accelerators: {A100: 8, H100: 8}
+//! ```
+//!
+//! Checks at load time: `instance_type` together with `accelerators` is allowed (the catalog
+//! decides later whether they match); `infra` with `cloud`, `region` or `zone` is an error;
+//! Azure with a zone is an error ("Azure does not support zones"); cloud names must be
+//! clouds sky knows (`aws`, `gcp`, `azure`, `fake`, `local`, `ssh`, or one registered with
+//! [`TaskLoader::with_cloud`] / a catalog). Other SkyPilot clouds, including `k8s/...`, are
+//! rejected as unsupported. With catalogs ([`TaskLoader::with_catalogs`] or
+//! [`Task::validate`]), accelerator names are matched case-insensitively and canonicalised
+//! (`v100` → `V100`), and regions and zones must exist — each with a did-you-mean.
+//!
+//! ## DAGs: several documents
+//!
+//! A YAML with several documents (separated by `---`) is a chain: each task runs after the
+//! one before it, as in SkyPilot. A first document with only `name` names the DAG:
+//!
+//! ```yaml
+//! name: pipeline
+//! ---
+//! name: preprocess
+//! run: python prep.py
+//! ---
+//! name: train
+//! run: python train.py
+//! ```
+//!
+//! **sky's extension, `edges`:** a first document with `edges` (and optionally `name`)
+//! makes a general DAG. Edges are `[from_task, to_task]` pairs of task names; the names must
+//! exist (misspellings get a did-you-mean) and be unique, and the edges must not form a
+//! cycle. Without `edges` the documents form a chain.
+//!
+//! ```yaml
+//! name: diamond
+//! edges: [[prep, train_a], [prep, train_b], [train_a, eval], [train_b, eval]]
+//! ---
+//! name: prep
+//! outputs: {s3://bucket/prep: 50}
+//! ---
+//! name: train_a
+//! ---
+//! name: train_b
+//! ---
+//! name: eval
+//! ```
+//!
+//! **sky's extension, `estimated_runtime`:** a task may say how long it runs, for the
+//! optimizer's time model (default one hour): seconds as a number (`5400`), or a duration
+//! string of `<number><unit>` parts with units `s`, `m`, `h`, `d`, `w` (`90s`, `30m`, `2h`,
+//! `1d`, `1h30m`).
+//!
+//! ## Errors
+//!
+//! Every rejection is a [`TaskError`]: a [`TaskErrorKind`], the field path, the line and
+//! column, and a suggestion when one exists, e.g.
+//!
+//! ```text
+//! line 3, column 3: resources.acelerators: unknown field `acelerators`; did you mean `accelerators`?
+//! train.yaml:4:17: resources.any_of[1].accelerators: unknown accelerator `V1OO`: no enabled catalog offers it; did you mean `V100`?
+//! ```
+//!
+//! No input makes the loader panic.
+//!
+//! ## The normalised form
+//!
+//! [`Task::to_yaml_string`] writes fields in SkyPilot's order and in one canonical spelling:
+//! `infra` instead of `cloud`/`region`/`zone`, accelerators as `NAME:COUNT`, `cpus` and
+//! `memory` as strings (`4+`, `32+`, in GB), merged port ranges, and alternatives as an
+//! accelerator set/list when they differ only in accelerators, else as `any_of`/`ordered`.
+//! Secrets are written as `<redacted>`; [`Task::to_yaml_string_with_secrets`] (and the serde
+//! `Serialize` impl, the machine form) keep them, so that parse → serialise → parse gives an
+//! equal value.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -10,7 +209,22 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::Catalogs;
+use crate::dag::Dag;
 use crate::resources::ResourceSet;
+
+pub(crate) mod access;
+mod builder;
+pub(crate) mod emit;
+pub(crate) mod error;
+mod loader;
+pub(crate) mod node;
+mod ser;
+pub(crate) mod validate;
+pub(crate) mod yaml;
+
+pub use error::{TaskError, TaskErrorKind};
+pub use loader::TaskLoader;
 
 /// A secret value. Its `Debug` and `Display` print `<redacted>`; read it with
 /// [`Secret::expose`] only where it is handed to the task's process.
@@ -97,7 +311,11 @@ pub struct DataSpec {
 }
 
 /// One task: setup and run commands, resource requirements, and data.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// Its serde form is the normalised SkyPilot YAML mapping described in the
+/// [module docs](self), secrets included (use [`Task::to_yaml_string`] for a redacted
+/// display).
+#[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct Task {
     /// Display name; DAG edges refer to tasks by name.
@@ -158,5 +376,97 @@ impl Task {
     /// A one-node task with no commands and no requirements.
     pub fn new() -> Self {
         Self::default()
+    }
+}
+
+impl Task {
+    /// Loads a task from single-document YAML (see the [module docs](self) for the format).
+    /// Names of accelerators, regions and zones are not checked against catalogs; use
+    /// [`TaskLoader::with_catalogs`] or [`Task::validate`] for that.
+    pub fn from_yaml_str(yaml: &str) -> Result<Task, TaskError> {
+        TaskLoader::new().load_str(yaml)
+    }
+
+    /// [`Task::from_yaml_str`] on bytes, which must be UTF-8.
+    pub fn from_yaml_slice(yaml: &[u8]) -> Result<Task, TaskError> {
+        TaskLoader::new().load_bytes(yaml)
+    }
+
+    /// [`Task::from_yaml_str`] on a file; errors name the file.
+    pub fn from_yaml_file(path: impl AsRef<std::path::Path>) -> Result<Task, TaskError> {
+        TaskLoader::new().load_file(path)
+    }
+
+    /// The task as normalised SkyPilot YAML, with secret values replaced by `<redacted>`
+    /// (safe to log or show). [`Task::from_yaml_str`] reads it back to an equal task, except
+    /// for the secrets.
+    pub fn to_yaml_string(&self) -> Result<String, TaskError> {
+        ser::task_to_yaml(self, ser::Secrets::Redact)
+    }
+
+    /// The task as normalised SkyPilot YAML, secrets included: `from_yaml_str` of this is
+    /// equal to `self`.
+    pub fn to_yaml_string_with_secrets(&self) -> Result<String, TaskError> {
+        ser::task_to_yaml(self, ser::Secrets::Keep)
+    }
+
+    /// Checks names against the catalogs: accelerator names (case-insensitively), regions
+    /// and zones (with suggestions), and clouds. Errors name the field path (e.g.
+    /// `resources.any_of[1].accelerators`) but no line; load with
+    /// [`TaskLoader::with_catalogs`] to get lines and canonicalised names.
+    pub fn validate(&self, catalogs: &Catalogs) -> Result<(), TaskError> {
+        validate::validate_task(self, catalogs)
+    }
+}
+
+/// The redacted YAML form ([`Task::to_yaml_string`]).
+impl fmt::Display for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let yaml = self.to_yaml_string().map_err(|_| fmt::Error)?;
+        f.write_str(&yaml)
+    }
+}
+
+impl Dag {
+    /// Loads a DAG from (multi-document) task YAML: a chain of the documents, or a general
+    /// DAG when the first document carries `edges` (see the [module docs](self)).
+    pub fn from_yaml_str(yaml: &str) -> Result<Dag, TaskError> {
+        TaskLoader::new().load_dag_str(yaml)
+    }
+
+    /// [`Dag::from_yaml_str`] on bytes, which must be UTF-8.
+    pub fn from_yaml_slice(yaml: &[u8]) -> Result<Dag, TaskError> {
+        TaskLoader::new().load_dag_bytes(yaml)
+    }
+
+    /// [`Dag::from_yaml_str`] on a file; errors name the file.
+    pub fn from_yaml_file(path: impl AsRef<std::path::Path>) -> Result<Dag, TaskError> {
+        TaskLoader::new().load_dag_file(path)
+    }
+
+    /// The DAG as multi-document YAML, secrets redacted. A chain is written as its documents
+    /// (after a `name`-only header when needed for the DAG name); any other DAG gets an
+    /// `edges` header, which needs every task named uniquely.
+    pub fn to_yaml_string(&self) -> Result<String, TaskError> {
+        ser::dag_to_yaml(self, ser::Secrets::Redact)
+    }
+
+    /// [`Dag::to_yaml_string`] with secret values: [`Dag::from_yaml_str`] of it is equal to
+    /// `self`.
+    pub fn to_yaml_string_with_secrets(&self) -> Result<String, TaskError> {
+        ser::dag_to_yaml(self, ser::Secrets::Keep)
+    }
+
+    /// [`Task::validate`] for every task; errors name the task.
+    pub fn validate(&self, catalogs: &Catalogs) -> Result<(), TaskError> {
+        for (i, t) in self.tasks().iter().enumerate() {
+            t.validate(catalogs).map_err(|e| {
+                e.with_task(match &t.name {
+                    Some(n) => format!("task `{n}`"),
+                    None => format!("task {i}"),
+                })
+            })?;
+        }
+        Ok(())
     }
 }

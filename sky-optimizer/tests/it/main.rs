@@ -4,4 +4,5 @@ mod brute;
 mod dependencies;
 mod golden;
 mod properties;
+mod real_catalogs;
 mod support;

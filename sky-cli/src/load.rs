@@ -1,0 +1,117 @@
+//! Loading catalogs, tasks and the broker from the global flags.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use sky::catalog::{CatalogSource, Catalogs};
+use sky::fake::FakeCloud;
+use sky::runtime::state::StateStore;
+use sky::task::{TaskError, TaskLoader};
+use sky::{Broker, CloudId, Dag};
+
+use crate::{Failure, Global};
+
+/// The clouds with SkyPilot price catalogs.
+pub const CATALOG_CLOUDS: [CloudId; 3] = [CloudId::Aws, CloudId::Gcp, CloudId::Azure];
+
+/// Parses `--clouds a,b` into cloud ids, with a suggestion for unknown names.
+pub fn parse_clouds(list: &[String]) -> Result<Vec<CloudId>, Failure> {
+    let mut out = Vec::new();
+    for name in list
+        .iter()
+        .flat_map(|s| s.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        match CloudId::known(name) {
+            Some(c) => out.push(c),
+            None => {
+                let known: Vec<&str> = CloudId::KNOWN.iter().map(|c| c.as_str()).collect();
+                let hint = sky::suggest::did_you_mean(name, known.iter().copied())
+                    .map(|s| format!("; did you mean {s:?}?"))
+                    .unwrap_or_default();
+                return Err(Failure::new(
+                    "invalid_argument",
+                    format!("unknown cloud {name:?}{hint} (known: {})", known.join(", ")),
+                    2,
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The catalog source the flags name.
+pub fn source(g: &Global) -> CatalogSource {
+    match &g.catalog_dir {
+        Some(d) => CatalogSource::new().dir(d),
+        None => CatalogSource::from_env(),
+    }
+}
+
+/// Loads the catalogs of `clouds` (or, when `None`, of every cloud whose catalog is
+/// available, warning about the others). The fake cloud's catalog is added when asked for.
+pub fn catalogs(g: &Global, clouds: Option<&[CloudId]>) -> Result<Catalogs, Failure> {
+    let src = source(g);
+    let fail = |e: sky::catalog::CatalogError| Failure::new("catalog", e.to_string(), 2);
+    let mut catalogs = match clouds {
+        Some(cs) => Catalogs::load(&src, cs).map_err(fail)?,
+        None => {
+            // Every cloud whose catalog is at hand; the others are named and skipped.
+            let mut all = Catalogs::new();
+            for c in CATALOG_CLOUDS {
+                match Catalogs::load(&src, std::slice::from_ref(&c)) {
+                    Ok(one) => {
+                        if let Some(r) = one.accelerator_registry()
+                            && all.accelerator_registry().is_none()
+                        {
+                            all = all.with_registry(r.clone());
+                        }
+                        for cat in one.iter() {
+                            all.insert(cat.clone());
+                        }
+                    }
+                    Err(e) => tracing::warn!("{c} disabled: {e}"),
+                }
+            }
+            if all.is_empty() {
+                return Err(Failure::new(
+                    "catalog",
+                    format!(
+                        "no catalog could be loaded from {}; set --catalog-dir or SKY_CATALOG_DIR",
+                        src.root().display()
+                    ),
+                    2,
+                ));
+            }
+            all
+        }
+    };
+    if clouds.is_some_and(|cs| cs.contains(&CloudId::Fake)) {
+        catalogs.insert(Arc::new(FakeCloud::default()));
+    }
+    Ok(catalogs)
+}
+
+/// Reads a task file as a DAG (one document = one task), validated against `catalogs`.
+pub fn dag(path: &Path, catalogs: Option<&Catalogs>) -> Result<Dag, TaskError> {
+    let mut loader = TaskLoader::new();
+    if let Some(c) = catalogs {
+        loader = loader.with_catalogs(c);
+    }
+    loader.load_dag_file(path)
+}
+
+/// The broker for cluster commands. Until the cloud backends land, the CLI provisions on the
+/// `fake` cloud only, whose instances live in this process.
+pub fn broker(g: &Global) -> Result<(Broker, FakeCloud), Failure> {
+    let dir = g.state_dir.clone().unwrap_or_else(StateStore::default_dir);
+    let state = StateStore::open(&dir).map_err(|e| Failure::new("state", e.to_string(), 2))?;
+    let fake = FakeCloud::default();
+    let broker = Broker::builder()
+        .cloud(Arc::new(fake.clone()), Arc::new(fake.clone()))
+        .state(Arc::new(state))
+        .build()
+        .map_err(|e| Failure::new("config", e.to_string(), 2))?;
+    Ok((broker, fake))
+}

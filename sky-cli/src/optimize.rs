@@ -1,0 +1,109 @@
+//! `sky optimize FILE.yaml`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use sky::optimizer::{BlockList, EgressModel, Objective, Options, Solver, optimize};
+
+use crate::{CmdResult, Failure, Global, load};
+
+/// What to minimise.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum Minimize {
+    /// Total cost (compute and egress).
+    Cost,
+    /// Finish time of the last task.
+    Time,
+}
+
+/// The egress model.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum Egress {
+    /// SkyPilot's: only data crossing clouds is charged.
+    CrossCloud,
+    /// Also charges transfers between regions of one cloud.
+    InterRegion,
+}
+
+/// The MILP solver for general DAGs.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum SolverArg {
+    /// microlp, or HiGHS when built with the `highs` feature.
+    Auto,
+    /// microlp (pure Rust).
+    Microlp,
+    /// HiGHS (needs the `highs` feature).
+    Highs,
+}
+
+/// Arguments of `sky optimize`.
+#[derive(Args, Debug)]
+pub struct OptimizeArgs {
+    /// The task YAML (several documents = a DAG).
+    file: PathBuf,
+    /// What to minimise.
+    #[arg(long, value_enum, default_value = "cost")]
+    minimize: Minimize,
+    /// Only these clouds (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    clouds: Vec<String>,
+    /// The egress model.
+    #[arg(long, value_enum, default_value = "cross-cloud")]
+    egress: Egress,
+    /// The MILP solver.
+    #[arg(long, value_enum, default_value = "auto")]
+    solver: SolverArg,
+}
+
+/// Prints the optimal plan. No feasible plan exits 1; a malformed file exits 2.
+pub fn run(g: &Global, a: &OptimizeArgs) -> CmdResult {
+    let clouds = load::parse_clouds(&a.clouds)?;
+    let wanted = (!clouds.is_empty()).then_some(clouds.as_slice());
+    let catalogs = load::catalogs(g, wanted)?;
+    let dag = load::dag(&a.file, Some(&catalogs)).map_err(|e| {
+        use sky::task::TaskErrorKind as K;
+        // A well-formed file asking for what no enabled catalog has is "no feasible plan"
+        // (exit 1); anything else is a malformed file (exit 2).
+        match e.kind() {
+            K::UnknownAccelerator { .. } | K::UnknownRegion { .. } | K::UnknownZone { .. } => {
+                Failure::new("resources_unavailable", e.to_string(), 1)
+            }
+            _ => Failure::new("invalid_task", e.to_string(), 2),
+        }
+    })?;
+    let objective = match a.minimize {
+        Minimize::Cost => Objective::Cost,
+        Minimize::Time => Objective::Time,
+    };
+    let mut options = Options::new()
+        .with_egress(match a.egress {
+            Egress::CrossCloud => EgressModel::CrossCloud,
+            Egress::InterRegion => EgressModel::InterRegion,
+        })
+        .with_solver(match a.solver {
+            SolverArg::Auto => Solver::Auto,
+            SolverArg::Microlp => Solver::Microlp,
+            SolverArg::Highs => Solver::Highs,
+        });
+    if !clouds.is_empty() {
+        options = options.with_clouds(clouds);
+    }
+    match optimize(&dag, &catalogs, &BlockList::new(), objective, &options) {
+        Ok(plan) => {
+            if g.json {
+                println!("{}", plan.to_json());
+            } else {
+                print!("{}", plan.render_table());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            let exit = match e.kind() {
+                "invalid_task" | "invalid_options" | "solver_unavailable" | "empty_dag" => 2,
+                _ => 1,
+            };
+            Err(Failure::new(e.kind(), e.to_string(), exit))
+        }
+    }
+}

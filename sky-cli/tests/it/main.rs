@@ -1,0 +1,228 @@
+//! The `sky` binary, run as a user would: exit codes, JSON shapes, tables.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn catalog_dir() -> PathBuf {
+    std::env::var_os("SKY_TEST_CATALOG_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../shared/catalogs"
+            ))
+        })
+}
+
+fn sky(args: &[&str], state: &std::path::Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sky"))
+        .args(args)
+        .env("SKY_CATALOG_DIR", catalog_dir())
+        .env("SKY_STATE_DIR", state)
+        .env_remove("SKY_LOG")
+        .output()
+        .expect("run sky")
+}
+
+fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn optimize_json_has_exactly_the_documented_shape() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(
+        d.path(),
+        "t.yaml",
+        "name: train\nresources:\n  accelerators: V100:1\nrun: python train.py\n",
+    );
+    let out = sky(&["optimize", &f, "--json"], d.path());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "egress",
+            "objective",
+            "placements",
+            "solver",
+            "total_cost",
+            "total_time_s"
+        ]
+    );
+    assert_eq!(v["objective"], "cost");
+    assert_eq!(v["solver"], "dp");
+    assert_eq!(v["total_cost"], 2.95321);
+    assert_eq!(v["total_time_s"], 3600.0);
+    let p = &v["placements"][0];
+    assert_eq!(p["task"], "train");
+    assert_eq!(p["cloud"], "gcp");
+    assert_eq!(p["region"], "us-central1");
+    assert_eq!(p["zone"], "us-central1-a");
+    assert_eq!(p["instance_type"], "n1-highmem-8");
+    assert_eq!(p["accelerators"], serde_json::json!({"V100": 1}));
+    assert_eq!(p["use_spot"], false);
+    assert_eq!(p["num_nodes"], 1);
+    assert_eq!(p["hourly_price"], 2.95321);
+    assert_eq!(p["cost"], 2.95321);
+    assert_eq!(v["egress"], serde_json::json!([]));
+}
+
+#[test]
+fn optimize_table_marks_the_chosen_row() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(d.path(), "t.yaml", "resources:\n  accelerators: V100:1\n");
+    let out = sky(&["optimize", &f, "--clouds", "gcp,azure"], d.path());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Considered resources (1 node)"), "{text}");
+    let chosen: Vec<&str> = text.lines().filter(|l| l.contains('✔')).collect();
+    assert_eq!(chosen.len(), 1, "{text}");
+    assert!(
+        chosen[0].contains("n1-highmem-8") && chosen[0].contains("us-central1-a"),
+        "{text}"
+    );
+}
+
+#[test]
+fn optimize_exit_codes() {
+    let d = tempfile::tempdir().unwrap();
+    // Nothing fits: exit 1, typed JSON error with suggestions.
+    let f = write(d.path(), "a.yaml", "resources:\n  accelerators: V100:3\n");
+    let out = sky(&["optimize", &f, "--json"], d.path());
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    assert_eq!(v["error"]["kind"], "resources_unavailable");
+    assert!(v["error"]["message"].as_str().unwrap().contains("V100:4"));
+    // An accelerator no catalog has: also no feasible plan, with a suggestion.
+    let f = write(d.path(), "b.yaml", "resources:\n  accelerators: V1000:1\n");
+    let out = sky(&["optimize", &f, "--json"], d.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        json(&out)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `V100`")
+    );
+    // A malformed file: exit 2.
+    let f = write(d.path(), "c.yaml", "resources: [\n");
+    let out = sky(&["optimize", &f, "--json"], d.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(json(&out)["error"]["kind"], "invalid_task");
+    // An unknown cloud: usage error with a suggestion.
+    let f = write(d.path(), "d.yaml", "run: echo\n");
+    let out = sky(&["optimize", &f, "--clouds", "gpc"], d.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean \"gcp\""));
+}
+
+#[test]
+fn validate_prints_the_normalised_task_or_the_error_with_its_line() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(
+        d.path(),
+        "ok.yaml",
+        "run: echo hi\nresources: {accelerators: 'v100:1', cloud: GCP}\n",
+    );
+    let out = sky(&["validate", &f], d.path());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("accelerators: V100:1"),
+        "canonical name: {text}"
+    );
+    assert!(
+        text.contains("cloud: gcp") || text.contains("infra: gcp"),
+        "{text}"
+    );
+
+    let f = write(
+        d.path(),
+        "bad.yaml",
+        "name: x\nresources:\n  acelerators: V100\n",
+    );
+    let out = sky(&["validate", &f], d.path());
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(":3:"), "names the line: {err}");
+    assert!(err.contains("did you mean `accelerators`"), "{err}");
+}
+
+#[test]
+fn show_gpus_lists_offers_as_json() {
+    let d = tempfile::tempdir().unwrap();
+    let out = sky(
+        &["show-gpus", "A100:8", "--cloud", "gcp", "--json"],
+        d.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = json(&out);
+    let rows = rows.as_array().unwrap();
+    assert!(!rows.is_empty());
+    assert!(
+        rows.iter()
+            .all(|r| r["cloud"] == "gcp" && r["accelerator"]["count"] == 8.0)
+    );
+    assert!(rows.iter().any(|r| r["instance_type"] == "a2-highgpu-8g"));
+    let out = sky(&["show-gpus", "Z9000"], d.path());
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn launch_status_down_on_the_fake_cloud() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(d.path(), "t.yaml", "num_nodes: 2\nrun: echo hi\n");
+    let out = sky(
+        &["launch", &f, "-c", "demo", "-y", "--clouds", "fake"],
+        d.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let st = json(&sky(&["status", "--json"], d.path()));
+    assert_eq!(st[0]["name"], "demo");
+    assert_eq!(st[0]["status"], "UP");
+    assert_eq!(st[0]["nodes"].as_array().unwrap().len(), 2);
+    // Without a terminal and without -y, destructive commands refuse.
+    let out = sky(&["down", "demo"], d.path());
+    assert_eq!(out.status.code(), Some(1));
+    let out = sky(&["down", "demo", "-y"], d.path());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        json(&sky(&["status", "--json"], d.path())),
+        serde_json::json!([])
+    );
+    let report = json(&sky(&["cost-report", "--json"], d.path()));
+    assert_eq!(report[0]["name"], "demo");
+    assert_eq!(report[0]["live"], false);
+}
