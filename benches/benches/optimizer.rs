@@ -1,5 +1,6 @@
 //! Optimizer benchmarks on seeded random DAGs (each task: three `any_of` alternatives, mixed
-//! GPU/CPU requests, outputs on most edges). Catalogs are loaded once, outside the timing;
+//! GPU/CPU requests, outputs on most edges), against SkyPilot's real GCP and Azure catalogs
+//! (synthetic ones when the files are missing). Catalogs are loaded once, outside the timing;
 //! candidate enumeration (catalog queries) is inside it.
 //!
 //! Goals on a 2-core machine: 1 task ≤ 1 ms, chain of 100 ≤ 50 ms, DAG of 60 tasks / ~84
@@ -10,16 +11,25 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use sky_benches::dags::{Pool, Shape, random_dag};
-use sky_core::Dag;
-use sky_core::catalog::Catalogs;
+use sky_core::catalog::{CatalogSource, Catalogs};
+use sky_core::{CloudId, Dag};
 use sky_optimizer::{BlockList, EgressModel, Objective, Options, optimize};
 
+/// SkyPilot's real GCP and Azure catalogs when they are there (`SKY_TEST_CATALOG_DIR` or
+/// `shared/catalogs`), otherwise the synthetic ones.
 fn fixtures() -> (Catalogs, Pool, &'static str) {
-    (
-        sky_benches::synthetic::catalogs(),
-        Pool::synthetic(),
-        "synthetic",
-    )
+    let source = CatalogSource::new().dir(sky_benches::catalog_dir());
+    match Catalogs::load(&source, &[CloudId::Gcp, CloudId::Azure]) {
+        Ok(real) => (real, Pool::real(), "real GCP + Azure"),
+        Err(e) => {
+            eprintln!("real catalogs unavailable ({e}); using synthetic ones");
+            (
+                sky_benches::synthetic::catalogs(),
+                Pool::synthetic(),
+                "synthetic",
+            )
+        }
+    }
 }
 
 fn bench_case(
