@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use sky_benches::dags::{Pool, Shape, random_dag};
+use sky_benches::memo::Memo;
 use sky_core::catalog::{CatalogSource, Catalogs};
+use sky_core::resources::{AcceleratorSpec, ResourceSet, Resources};
 use sky_core::{CloudId, Dag};
 use sky_optimizer::{BlockList, EgressModel, Objective, Options, optimize};
 
@@ -70,7 +72,47 @@ fn optimizer(c: &mut Criterion) {
         Objective::Cost,
         &cost,
     );
+    // A GPU-only task: V100:1, T4:1 or A100:8 (small catalog answers).
+    let gpu_task = {
+        let mut t = sky_core::Task::new();
+        t.name = Some("gpu".into());
+        t.resources = ResourceSet::any_of([("V100", 1.0), ("T4", 1.0), ("A100", 8.0)].map(
+            |(name, count)| {
+                let mut r = Resources::new();
+                r.accelerators = Some(AcceleratorSpec::named(name, count));
+                r
+            },
+        ));
+        Dag::single(t)
+    };
+    bench_case(
+        c,
+        &catalogs,
+        "optimize/1_task_gpu_only",
+        &gpu_task,
+        Objective::Cost,
+        &cost,
+    );
+    // The same with the catalog answers memoized: the optimizer's own work (plus copying
+    // the answers), without the catalog queries.
+    let memo = Memo::all(&catalogs);
+    bench_case(
+        c,
+        &memo,
+        "optimize/1_task_memoized_catalog",
+        &one,
+        Objective::Cost,
+        &cost,
+    );
     let chain = random_dag(2, 100, Shape::Chain, &pool);
+    bench_case(
+        c,
+        &memo,
+        "optimize/chain_100_memoized_catalog",
+        &chain,
+        Objective::Cost,
+        &cost,
+    );
     bench_case(
         c,
         &catalogs,

@@ -447,7 +447,11 @@ fn make_plan(
                 cloud: o.cloud.clone(),
                 region: o.region.clone(),
                 zone: o.zone.clone(),
-                zones: l.zones.clone(),
+                zones: if l.zones.is_empty() {
+                    o.zone.iter().cloned().collect()
+                } else {
+                    l.zones.clone()
+                },
                 instance_type: o.instance_type.clone(),
                 accelerators: o.accelerator.clone(),
                 vcpus: o.vcpus,
