@@ -163,6 +163,17 @@ impl<'a> Enumerator<'a> {
     }
 
     fn entry(&mut self, catalog: &dyn Catalog, req: &Resources) -> Rc<Entry> {
+        // A request pinned to this catalog's cloud has the same answer as the unpinned one,
+        // so both share one query.
+        let unpinned;
+        let req = if req.cloud.is_some() {
+            let mut r = req.clone();
+            r.cloud = None;
+            unpinned = r;
+            &unpinned
+        } else {
+            req
+        };
         let key = (catalog.cloud(), format!("{req:?}"));
         if let Some(e) = self.cache.get(&key) {
             return e.clone();
