@@ -3,6 +3,10 @@
 
 use std::path::PathBuf;
 
+pub mod dags;
+pub mod memo;
+pub mod synthetic;
+
 /// The directory with SkyPilot's v8 catalogs used by the benches: `SKY_TEST_CATALOG_DIR` if set,
 /// else `shared/catalogs` next to the repository.
 pub fn catalog_dir() -> PathBuf {

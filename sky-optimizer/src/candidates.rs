@@ -20,7 +20,8 @@ pub(crate) struct Launchable {
     /// The offering; `zone` is `None` for a region-level candidate, whose price is the
     /// cheapest zone's.
     pub offering: Offering,
-    /// Zones to try, cheapest first (the offering's zone alone for a zone-level candidate).
+    /// Zones to try, cheapest first, for a region-level candidate (empty for a zone-level
+    /// one, whose only zone is the offering's).
     pub zones: Vec<String>,
     /// Which of the task's resource alternatives produced it.
     pub resources_index: usize,
@@ -162,6 +163,17 @@ impl<'a> Enumerator<'a> {
     }
 
     fn entry(&mut self, catalog: &dyn Catalog, req: &Resources) -> Rc<Entry> {
+        // A request pinned to this catalog's cloud has the same answer as the unpinned one,
+        // so both share one query.
+        let unpinned;
+        let req = if req.cloud.is_some() {
+            let mut r = req.clone();
+            r.cloud = None;
+            unpinned = r;
+            &unpinned
+        } else {
+            req
+        };
         let key = (catalog.cloud(), format!("{req:?}"));
         if let Some(e) = self.cache.get(&key) {
             return e.clone();
@@ -329,7 +341,7 @@ fn process(catalog: &dyn Catalog, req: &Resources, blocked: &BlockList) -> Entry
         }
         if by_zone || o.zone.is_none() {
             entry.all.push(Launchable {
-                zones: o.zone.iter().cloned().collect(),
+                zones: Vec::new(),
                 offering: o,
                 resources_index: 0,
             });
@@ -357,13 +369,19 @@ fn process(catalog: &dyn Catalog, req: &Resources, blocked: &BlockList) -> Entry
         });
     }
     entry.all.sort_by(cmp_launchables);
-    let mut regions: BTreeMap<&str, ()> = BTreeMap::new();
-    let mut groups: BTreeMap<String, ()> = BTreeMap::new();
+    let mut regions: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+    let mut groups: Vec<Option<(&str, f64)>> = Vec::new();
     for (k, l) in entry.all.iter().enumerate() {
-        if regions.insert(&l.offering.region, ()).is_none() {
+        if regions.insert(&l.offering.region) {
             entry.by_region.push(k);
         }
-        if groups.insert(acc_key(&l.offering), ()).is_none() {
+        let acc = l
+            .offering
+            .accelerator
+            .as_ref()
+            .map(|a| (a.name.as_str(), a.count));
+        if !groups.contains(&acc) {
+            groups.push(acc);
             entry.by_group.push(k);
         }
     }

@@ -37,45 +37,6 @@ pub fn cloud_of_uri(uri: &str) -> Option<CloudId> {
     }
 }
 
-/// Egress out of a cloud whose catalog is not enabled (only needed for a source task's
-/// inputs, e.g. reading `s3://` data while AWS is disabled): SkyPilot's list prices, with
-/// the tiers applied marginally so that the cost is monotone in `gb` (SkyPilot's own
-/// arithmetic drops tiers above 50 TB and is non-monotone for GCP). Unknown clouds: 0.
-pub(crate) fn fallback_egress_cost(cloud: &CloudId, gb: f64) -> f64 {
-    // (upper bound of the tier in GB, $/GB within the tier)
-    const AWS: &[(f64, f64)] = &[
-        (1.0, 0.0),
-        (10_240.0, 0.09),
-        (51_200.0, 0.085),
-        (153_600.0, 0.07),
-        (f64::INFINITY, 0.05),
-    ];
-    const AZURE: &[(f64, f64)] = &[
-        (1.0, 0.0),
-        (10_240.0, 0.0875),
-        (51_200.0, 0.083),
-        (153_600.0, 0.07),
-        (f64::INFINITY, 0.05),
-    ];
-    const GCP: &[(f64, f64)] = &[(1_024.0, 0.12), (10_240.0, 0.11), (f64::INFINITY, 0.08)];
-    let tiers = match cloud {
-        CloudId::Aws => AWS,
-        CloudId::Azure => AZURE,
-        CloudId::Gcp => GCP,
-        _ => return 0.0,
-    };
-    let mut cost = 0.0;
-    let mut lower = 0.0;
-    for &(upper, rate) in tiers {
-        if gb <= lower {
-            break;
-        }
-        cost += (gb.min(upper) - lower) * rate;
-        lower = upper;
-    }
-    cost
-}
-
 /// Prices transfers for one optimize call.
 #[derive(Debug)]
 pub(crate) struct Pricer<'a> {
@@ -104,9 +65,11 @@ impl<'a> Pricer<'a> {
         if gb <= 0.0 {
             return 0.0;
         }
+        // A source task's inputs may live in a cloud whose catalog is not loaded: then
+        // sky-core's list prices apply (unknown clouds: free).
         match self.catalogs.get(cloud) {
             Some(c) => c.egress_cost(gb),
-            None => fallback_egress_cost(cloud, gb),
+            None => sky_core::catalog::egress_cost(cloud, gb).unwrap_or(0.0),
         }
     }
 
@@ -142,33 +105,5 @@ mod tests {
         );
         assert_eq!(cloud_of_uri("r2://bucket"), None);
         assert_eq!(cloud_of_uri("gs:/missing-slash"), None);
-    }
-
-    #[test]
-    fn fallback_tiers_match_skypilot_below_50tb_and_stay_monotone() {
-        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
-        // Appendix B of the reference: 100 GB.
-        assert!(close(fallback_egress_cost(&CloudId::Aws, 100.0), 8.91));
-        assert!(close(fallback_egress_cost(&CloudId::Gcp, 100.0), 12.0));
-        assert!(close(fallback_egress_cost(&CloudId::Azure, 100.0), 8.6625));
-        assert!(close(fallback_egress_cost(&CloudId::Aws, 0.5), 0.0));
-        // Where SkyPilot's GCP brackets jump down (10 240 → 10 241 GB), ours keep rising.
-        for cloud in [CloudId::Aws, CloudId::Gcp, CloudId::Azure] {
-            let mut prev = 0.0;
-            for gb in [
-                1.0, 1024.0, 1025.0, 10_240.0, 10_241.0, 51_200.0, 61_440.0, 2e5,
-            ] {
-                let c = fallback_egress_cost(&cloud, gb);
-                assert!(c >= prev, "{cloud} {gb}");
-                prev = c;
-            }
-        }
-        // 60 TB out of AWS: every tier counts (SkyPilot's code says $716.80).
-        let aws60 = fallback_egress_cost(&CloudId::Aws, 61_440.0);
-        assert!(close(
-            aws60,
-            10_239.0 * 0.09 + 40_960.0 * 0.085 + 10_240.0 * 0.07
-        ));
-        assert_eq!(fallback_egress_cost(&CloudId::Fake, 100.0), 0.0);
     }
 }

@@ -67,7 +67,7 @@
 //!   *source* cloud's [`Catalog::egress_cost`](sky_core::catalog::Catalog::egress_cost)`(gb)`
 //!   and takes `gb × 8 / 10` s (10 Gbps, [`Options::bandwidth_gbps`]); within a cloud it is
 //!   free and instant, whatever the regions. Inputs from a cloud whose catalog is not loaded
-//!   use SkyPilot's list prices with monotone tiers.
+//!   use [`sky_core::catalog::egress_cost`] (SkyPilot's list prices with monotone tiers).
 //! - [`EgressModel::InterRegion`]: the same across clouds, plus
 //!   [`Options::inter_region_usd_per_gb`] (0.02 $/GB by default) and the same transfer time
 //!   between two regions of one cloud; free within a region. An input URI names only a cloud,
@@ -106,7 +106,7 @@ mod plan;
 mod problem;
 mod render;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use sky_core::catalog::Catalogs;
 use sky_core::{CloudId, Dag};
@@ -219,35 +219,19 @@ pub fn optimize(
         .iter()
         .map(|t| t.outputs.as_ref().map_or(0.0, |o| o.size_gb))
         .collect();
-    let mut incident_gb = vec![0.0; dag.len()];
-    for &(a, b) in dag.edges() {
-        incident_gb[a] += out_gb[a];
-        incident_gb[b] += out_gb[a];
-    }
 
     // The solver's candidates: cheapest per location class.
-    let launchables: Vec<Vec<Launchable>> = per_task
-        .iter()
-        .enumerate()
-        .map(|(t, c)| {
-            let mut ls = c.pruned(region_level);
-            if region_level && objective == Objective::Cost {
-                let slack = pricer.inter_region(incident_gb[t]);
-                let mut cheapest: BTreeMap<CloudId, f64> = BTreeMap::new();
-                for l in &ls {
-                    cheapest
-                        .entry(l.offering.cloud.clone())
-                        .or_insert(l.offering.hourly_price);
-                }
-                let scale = runtime[t] / 3600.0 * f64::from(dag.tasks()[t].num_nodes);
-                ls.retain(|l| {
-                    let min = cheapest[&l.offering.cloud];
-                    (l.offering.hourly_price - min) * scale <= slack * (1.0 + 1e-9) + 1e-12
-                });
-            }
-            ls
-        })
-        .collect();
+    let mut launchables: Vec<Vec<Launchable>> =
+        per_task.iter().map(|c| c.pruned(region_level)).collect();
+    if region_level {
+        let scale: Vec<f64> = dag
+            .tasks()
+            .iter()
+            .enumerate()
+            .map(|(t, task)| runtime[t] / 3600.0 * f64::from(task.num_nodes))
+            .collect();
+        prune_regions(&mut launchables, dag, &out_gb, &pricer, objective, &scale);
+    }
 
     let cloud_index: BTreeMap<&CloudId, usize> =
         clouds.iter().enumerate().map(|(i, c)| (c, i)).collect();
@@ -367,6 +351,69 @@ pub fn optimize(
     ))
 }
 
+/// Dominance pruning for the inter-region model. Moving task `t` from region `r` of a cloud
+/// to the cloud's cheapest region saves its price difference and can only lose on edges whose
+/// other end may also be in `r` (at most their inter-region charge). So for the cost objective
+/// a region dearer than the cheapest by more than that slack is never optimal; for the time
+/// objective, a dearer region that no data partner can share is never optimal either.
+/// Repeated until nothing changes, since each removal can shrink other tasks' slack.
+fn prune_regions(
+    ls: &mut [Vec<Launchable>],
+    dag: &Dag,
+    out_gb: &[f64],
+    pricer: &Pricer<'_>,
+    objective: Objective,
+    scale: &[f64],
+) {
+    let mut partners: Vec<Vec<(usize, f64)>> = vec![Vec::new(); ls.len()];
+    for &(a, b) in dag.edges() {
+        if out_gb[a] > 0.0 {
+            let charge = pricer.inter_region(out_gb[a]);
+            partners[a].push((b, charge));
+            partners[b].push((a, charge));
+        }
+    }
+    loop {
+        let regions: Vec<BTreeSet<(CloudId, String)>> = ls
+            .iter()
+            .map(|v| {
+                v.iter()
+                    .map(|l| (l.offering.cloud.clone(), l.offering.region.clone()))
+                    .collect()
+            })
+            .collect();
+        let mut changed = false;
+        for (t, cands) in ls.iter_mut().enumerate() {
+            let mut cheapest: BTreeMap<CloudId, f64> = BTreeMap::new();
+            for l in cands.iter() {
+                cheapest
+                    .entry(l.offering.cloud.clone())
+                    .or_insert(l.offering.hourly_price);
+            }
+            let before = cands.len();
+            cands.retain(|l| {
+                let key = (l.offering.cloud.clone(), l.offering.region.clone());
+                let (mut slack, mut shared) = (0.0, false);
+                for &(w, charge) in &partners[t] {
+                    if regions[w].contains(&key) {
+                        slack += charge;
+                        shared = true;
+                    }
+                }
+                let extra = (l.offering.hourly_price - cheapest[&l.offering.cloud]) * scale[t];
+                match objective {
+                    Objective::Cost => extra <= slack * (1.0 + 1e-9) + 1e-12,
+                    Objective::Time => shared || extra <= 1e-12,
+                }
+            });
+            changed |= cands.len() != before;
+        }
+        if !changed {
+            return;
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn make_plan(
     dag: &Dag,
@@ -400,7 +447,11 @@ fn make_plan(
                 cloud: o.cloud.clone(),
                 region: o.region.clone(),
                 zone: o.zone.clone(),
-                zones: l.zones.clone(),
+                zones: if l.zones.is_empty() {
+                    o.zone.iter().cloned().collect()
+                } else {
+                    l.zones.clone()
+                },
                 instance_type: o.instance_type.clone(),
                 accelerators: o.accelerator.clone(),
                 vcpus: o.vcpus,

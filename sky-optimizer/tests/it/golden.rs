@@ -623,3 +623,32 @@ fn unnamed_tasks_are_numbered_and_plans_are_reproducible() {
     let back: Plan = serde_json::from_str(&serde_json::to_string(&p1).unwrap()).unwrap();
     assert_eq!(back, p1);
 }
+
+#[cfg(feature = "highs")]
+#[test]
+fn highs_solves_the_diamond_like_microlp() {
+    let s = with_outputs(task("s", on(cpus(8.0), CloudId::Aws)), 50.0);
+    let l = with_outputs(task("l", gpu("V100", 1.0)), 5.0);
+    let r = with_outputs(task("r", gpu("V100", 1.0)), 5.0);
+    let d = dag(
+        vec![s, l, r, task("j", cpus(8.0))],
+        &[(0, 1), (0, 2), (1, 3), (2, 3)],
+    );
+    for objective in [Objective::Cost, Objective::Time] {
+        let micro = plan(&d, objective);
+        let highs = optimize(
+            &d,
+            &all_three(),
+            &BlockList::new(),
+            objective,
+            &Options::default().with_solver(Solver::Highs),
+        )
+        .unwrap();
+        assert_eq!(highs.solver, "milp-highs");
+        assert_eq!(highs.placements, micro.placements);
+        assert_eq!(
+            (highs.total_cost, highs.total_time_s),
+            (micro.total_cost, micro.total_time_s)
+        );
+    }
+}

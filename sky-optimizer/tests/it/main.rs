@@ -1,6 +1,8 @@
 //! Integration tests of sky-optimizer (one binary; one module per topic).
 
+mod brute;
 mod dependencies;
 mod golden;
 mod properties;
+mod real_catalogs;
 mod support;
