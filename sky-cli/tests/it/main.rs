@@ -237,8 +237,16 @@ fn launch_exec_queue_logs_down_on_the_local_backend() {
     );
     let out = sky(&["launch", &f, "-c", "loc", "-y"], d.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("local/local"), "placed on the local backend: {stdout}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("local/local"),
+        "placed on the local backend: {stdout}"
+    );
     for rank in 0..2 {
         assert!(stdout.contains(&format!("hello-{rank}-of-2")), "{stdout}");
     }
@@ -246,11 +254,27 @@ fn launch_exec_queue_logs_down_on_the_local_backend() {
     let out = sky(&["exec", "loc", &f2], d.path());
     assert_eq!(out.status.code(), Some(1), "a failed job fails the command");
     let q = json(&sky(&["queue", "loc", "--json"], d.path()));
-    let statuses: Vec<&str> = q.as_array().unwrap().iter().map(|j| j["status"].as_str().unwrap()).collect();
-    assert!(statuses.contains(&"SUCCEEDED") && statuses.contains(&"FAILED"), "{q}");
+    let statuses: Vec<&str> = q
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["status"].as_str().unwrap())
+        .collect();
+    assert!(
+        statuses.contains(&"SUCCEEDED") && statuses.contains(&"FAILED"),
+        "{q}"
+    );
     let out = sky(&["logs", "loc", "1"], d.path());
     assert!(String::from_utf8_lossy(&out.stdout).contains("hello-1-of-2"));
     let out = sky(&["down", "loc", "-y"], d.path());
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(json(&sky(&["status", "--json"], d.path())), serde_json::json!([]));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        json(&sky(&["status", "--json"], d.path())),
+        serde_json::json!([])
+    );
 }
