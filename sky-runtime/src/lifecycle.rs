@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use sky_core::CloudId;
 use sky_core::error::ErrorKind;
 use sky_core::provision::{ClusterRef, InstanceInfo, InstanceState};
 
@@ -45,11 +46,15 @@ pub struct CostRow {
     pub live: bool,
 }
 
-fn cluster_ref(record: &ClusterRecord) -> Option<ClusterRef> {
-    record.launched.as_ref().map(|l| ClusterRef {
-        name: record.cluster_hash.clone(),
-        region: l.region.clone(),
-        zone: l.zone.clone(),
+/// Where a placed cluster lives: its on-cloud reference and its cloud.
+fn placed(record: &ClusterRecord) -> Option<(ClusterRef, CloudId)> {
+    record.launched.as_ref().map(|l| {
+        let cluster = ClusterRef {
+            name: record.cluster_hash.clone(),
+            region: l.region.clone(),
+            zone: l.zone.clone(),
+        };
+        (cluster, l.cloud.clone())
     })
 }
 
@@ -111,7 +116,7 @@ impl Broker {
 
     async fn reconcile(&self, record: &ClusterRecord) -> Result<(), BrokerError> {
         let name = &record.name;
-        let Some(cluster) = cluster_ref(record) else {
+        let Some((cluster, cloud)) = placed(record) else {
             // Never got to a provider call: nothing can exist.
             if record.status == ClusterStatus::Init && record.nodes.is_empty() {
                 self.state
@@ -120,11 +125,6 @@ impl Broker {
             return Ok(());
         };
         let launched = record.launched.as_ref().map_or(1, |l| l.num_nodes);
-        let cloud = record
-            .launched
-            .as_ref()
-            .map(|l| l.cloud.clone())
-            .unwrap_or(sky_core::CloudId::Fake);
         let provisioner = self.provisioner(&cloud)?;
         let nodes = provisioner
             .query_instances(&cluster)
@@ -154,14 +154,8 @@ impl Broker {
     /// Stops every node of an `UP` cluster, keeping its disks.
     pub async fn stop(&self, name: &str) -> Result<ClusterRecord, BrokerError> {
         let record = self.cluster(name)?;
-        let cluster = self.launched_ref(&record)?;
-        let provisioner = self.provisioner(
-            &record
-                .launched
-                .as_ref()
-                .map(|l| l.cloud.clone())
-                .unwrap_or(sky_core::CloudId::Fake),
-        )?;
+        let (cluster, cloud) = self.launched_ref(&record)?;
+        let provisioner = self.provisioner(&cloud)?;
         if !provisioner.capabilities().stop {
             return Err(BrokerError::InvalidState {
                 name: name.into(),
@@ -195,12 +189,7 @@ impl Broker {
         if record.status == ClusterStatus::Up {
             return Ok(record);
         }
-        let cluster = self.launched_ref(&record)?;
-        let cloud = record
-            .launched
-            .as_ref()
-            .map(|l| l.cloud.clone())
-            .unwrap_or(sky_core::CloudId::Fake);
+        let (cluster, cloud) = self.launched_ref(&record)?;
         let provisioner = self.provisioner(&cloud)?;
         let perr = |error| BrokerError::Provider {
             cluster: name.to_string(),
@@ -224,15 +213,10 @@ impl Broker {
     /// which instances remain.
     pub async fn down(&self, name: &str) -> Result<(), BrokerError> {
         let record = self.cluster(name)?;
-        let Some(cluster) = cluster_ref(&record) else {
+        let Some((cluster, cloud)) = placed(&record) else {
             self.state.remove(name, "down")?;
             return Ok(());
         };
-        let cloud = record
-            .launched
-            .as_ref()
-            .map(|l| l.cloud.clone())
-            .unwrap_or(sky_core::CloudId::Fake);
         let provisioner = self.provisioner(&cloud)?;
         if record.status == ClusterStatus::Up {
             self.cancel_all_for(&record, "the cluster was torn down")
@@ -362,8 +346,8 @@ impl Broker {
             .collect())
     }
 
-    fn launched_ref(&self, record: &ClusterRecord) -> Result<ClusterRef, BrokerError> {
-        cluster_ref(record).ok_or_else(|| BrokerError::InvalidState {
+    fn launched_ref(&self, record: &ClusterRecord) -> Result<(ClusterRef, CloudId), BrokerError> {
+        placed(record).ok_or_else(|| BrokerError::InvalidState {
             name: record.name.clone(),
             status: record.status,
             message: "it was never placed".into(),
