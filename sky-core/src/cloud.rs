@@ -19,7 +19,7 @@ pub enum CloudId {
     Gcp,
     /// Microsoft Azure.
     Azure,
-    /// sky's deterministic simulated cloud ([`crate::fake::FakeCloud`]).
+    /// sky's deterministic simulated cloud (`sky_core::fake::FakeCloud`).
     Fake,
     /// This machine: each node is a working directory here.
     Local,

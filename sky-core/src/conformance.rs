@@ -1,7 +1,7 @@
 //! The provisioner conformance suite (feature `conformance`): the contract of
 //! [`Provisioner`], checked against a live backend.
 //!
-//! Every backend runs it: [`crate::fake::FakeCloud`] in every test run, AWS against moto, GCP
+//! Every backend runs it: `FakeCloud` in every test run, AWS against moto, GCP
 //! and Azure against local HTTP fakes, and real clouds when their `SKY_TEST_<CLOUD>` flag is
 //! set. Embedders that bring their own cloud run it too.
 //!

@@ -9,8 +9,8 @@
 //!   makes of them.
 //! - [`provision::Provisioner`] and [`error::Error`]: the provider interface and the error
 //!   whose kind and scope drive failover.
-//! - [`fake::FakeCloud`]: a deterministic simulated cloud with scripted faults, always
-//!   compiled, for tests, examples and offline use.
+//! - `fake::FakeCloud` (feature `fake`, on by default and always through `sky`): a
+//!   deterministic simulated cloud with scripted faults, for tests, examples and offline use.
 //! - `conformance` (feature `conformance`): the suite every backend must pass.
 //!
 //! # Why a separate core crate
@@ -24,6 +24,7 @@ pub mod cloud;
 pub mod conformance;
 pub mod dag;
 pub mod error;
+#[cfg(feature = "fake")]
 pub mod fake;
 pub mod provision;
 pub mod resources;

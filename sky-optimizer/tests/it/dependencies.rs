@@ -1,4 +1,4 @@
-//! The optimizer stays pure: no HTTP client, and no async runtime of its own.
+//! The optimizer stays pure: no HTTP client and no async runtime anywhere in its tree.
 
 use std::process::Command;
 
@@ -33,12 +33,7 @@ fn no_http_client_or_async_runtime_of_its_own() {
         .lines()
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    for banned in ["reqwest", "ureq", "hyper", "tokio"] {
-        // tokio (sync + time only) currently comes in through sky-core; the optimizer
-        // itself must not depend on it directly.
-        if banned == "tokio" {
-            continue;
-        }
+    for banned in ["reqwest", "ureq", "hyper", "tokio", "mio"] {
         assert!(
             !crates.contains(&banned),
             "{banned} in `cargo tree -p sky-optimizer`"

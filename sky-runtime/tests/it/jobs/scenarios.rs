@@ -185,7 +185,8 @@ pub async fn cancel_kills_every_node(backend: &Backend) {
 pub async fn a_new_broker_reattaches_to_status_and_logs(backend: &Backend) {
     let t = task(
         "num_nodes: 3\nrun: |\n  echo started-$SKYPILOT_NODE_RANK\n  \
-         while [ ! -f ~/release ]; do sleep 0.1; done\n  echo finished-$SKYPILOT_NODE_RANK\n  exit 3\n",
+         while [ ! -f ~/release ]; do sleep 0.1; done\n  echo finished-$SKYPILOT_NODE_RANK\n  \
+         while [ ! -f ~/exit ]; do sleep 0.1; done\n  exit 3\n",
     );
     let job = {
         let a = backend.broker();
@@ -207,6 +208,14 @@ pub async fn a_new_broker_reattaches_to_status_and_logs(backend: &Backend) {
         assert!(lines.contains(&format!("started-{r}")), "{lines:#?}");
     }
     release(&b, "restart", "release").await;
+    // Every rank logs its last line before any may exit: the first failing rank ends the
+    // job and cancels the others.
+    eventually("every rank to finish", || async {
+        let lines = logs_now(&b, "restart", job).await;
+        (lines.iter().filter(|l| l.starts_with("finished-")).count() == 3).then_some(())
+    })
+    .await;
+    release(&b, "restart", "exit").await;
     let done = b.wait_job("restart", job, WAIT).await.unwrap();
     assert_eq!(done.status, JobStatus::Failed);
     assert_eq!(done.exit_code, Some(3));
