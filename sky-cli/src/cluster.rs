@@ -101,10 +101,7 @@ fn confirm(question: &str, yes: bool) -> Result<(), Failure> {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::new("runtime", e.to_string(), 2))
+    load::runtime().map_err(|m| Failure::new("runtime", m, 2))
 }
 
 fn broker_failure(e: BrokerError) -> Failure {
@@ -183,11 +180,7 @@ pub fn launch(g: &Global, a: &LaunchArgs, run: bool) -> CmdResult {
         }))
         .map_err(broker_failure)?;
     eprintln!("Job {job} {}", record.status);
-    Ok(if record.status == sky::JobStatus::Succeeded {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(crate::jobs::exit_for(record.status))
 }
 
 /// `sky status`.

@@ -7,9 +7,10 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
+
+use crate::load::runtime;
 use sky::runtime::jobs::{JobRecord, JobStatus};
 use sky::{Broker, Task};
 
@@ -63,14 +64,8 @@ pub struct CancelArgs {
     pub all: bool,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
-}
-
-fn exit_for(status: JobStatus) -> ExitCode {
+/// Exit 0 only for a job that succeeded.
+pub(crate) fn exit_for(status: JobStatus) -> ExitCode {
     if status == JobStatus::Succeeded {
         ExitCode::SUCCESS
     } else {
@@ -141,7 +136,7 @@ pub fn queue(broker: &Broker, args: &QueueArgs, json: bool) -> Result<ExitCode, 
     if json || args.json {
         out(to_json(&jobs)?);
     } else {
-        out(table(&jobs, now()).trim_end());
+        out(table(&jobs, sky::runtime::state::now_s()).trim_end());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -203,12 +198,6 @@ pub fn cancel(broker: &Broker, args: &CancelArgs, json: bool) -> Result<ExitCode
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn summary(job: &JobRecord) -> String {

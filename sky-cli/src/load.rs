@@ -121,3 +121,11 @@ pub fn broker(g: &Global) -> Result<Broker, Failure> {
         .build()
         .map_err(|e| Failure::new("config", e.to_string(), 2))
 }
+
+/// A current-thread async runtime for one command.
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}

@@ -152,6 +152,17 @@ pub enum ImageId {
     PerRegion(BTreeMap<String, String>),
 }
 
+impl ImageId {
+    /// The image to boot in `region`: the one image, or that region's entry of a per-region
+    /// map (`None` when the map has no entry for it).
+    pub fn for_region(&self, region: &str) -> Option<&str> {
+        match self {
+            ImageId::Any(s) => Some(s),
+            ImageId::PerRegion(m) => m.get(region).map(String::as_str),
+        }
+    }
+}
+
 /// A managed-job recovery strategy (`job_recovery`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct JobRecovery {

@@ -591,7 +591,11 @@ impl Broker {
                 req.disk_size_gb = launched.disk_size_gb;
                 req.ports = resources.ports.clone();
                 req.labels = resources.labels.clone();
-                req.image_id = image_for(resources, &placement.region);
+                req.image_id = resources
+                    .image_id
+                    .as_ref()
+                    .and_then(|i| i.for_region(&placement.region))
+                    .map(str::to_string);
                 req.ssh_public_key = self.ssh_public_key(&placement.cloud);
                 let at = Placement {
                     cloud: Some(placement.cloud.clone()),
@@ -838,14 +842,6 @@ fn block_for(p: &TaskPlacement, zone: Option<&str>, scope: Scope, kind: ErrorKin
         b = b.with_accelerators(a.clone());
     }
     b
-}
-
-fn image_for(r: &Resources, region: &str) -> Option<String> {
-    match &r.image_id {
-        Some(sky_core::resources::ImageId::Any(s)) => Some(s.clone()),
-        Some(sky_core::resources::ImageId::PerRegion(m)) => m.get(region).cloned(),
-        None => None,
-    }
 }
 
 /// Cluster names: 1-63 characters, lower-case letters, digits and `-`, starting with a letter
