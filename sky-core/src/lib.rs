@@ -19,6 +19,7 @@
 //! (catalog download) is on.
 
 pub mod catalog;
+pub mod check;
 pub mod cloud;
 #[cfg(feature = "conformance")]
 pub mod conformance;
