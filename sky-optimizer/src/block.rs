@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use sky_core::CloudId;
-use sky_core::catalog::{Accelerator, Offering};
+use sky_core::catalog::{Accelerator, Offering, OfferingRef};
 use sky_core::error::Placement;
 
 /// A pattern of launchables to exclude. Every field that is set must match; unset fields are
@@ -81,22 +81,25 @@ impl Block {
 
     /// Whether this block excludes `offering`.
     pub fn matches(&self, offering: &Offering) -> bool {
+        self.matches_view(&offering.as_view())
+    }
+
+    /// Whether this block excludes the borrowed `offering`.
+    pub fn matches_view(&self, offering: &OfferingRef<'_>) -> bool {
         fn eq(a: &Option<String>, b: &str) -> bool {
             a.as_deref().is_none_or(|a| a.eq_ignore_ascii_case(b))
         }
-        self.cloud.as_ref().is_none_or(|c| *c == offering.cloud)
-            && eq(&self.region, &offering.region)
-            && self.zone.as_deref().is_none_or(|z| {
-                offering
-                    .zone
-                    .as_deref()
-                    .is_some_and(|oz| oz.eq_ignore_ascii_case(z))
-            })
-            && eq(&self.instance_type, &offering.instance_type)
+        self.cloud.as_ref().is_none_or(|c| c == offering.cloud)
+            && eq(&self.region, offering.region)
+            && self
+                .zone
+                .as_deref()
+                .is_none_or(|z| offering.zone.is_some_and(|oz| oz.eq_ignore_ascii_case(z)))
+            && eq(&self.instance_type, offering.instance_type)
             && self.use_spot.is_none_or(|s| s == offering.spot)
             && self.accelerators.as_ref().is_none_or(|a| {
-                offering.accelerator.as_ref().is_some_and(|o| {
-                    o.name.eq_ignore_ascii_case(&a.name) && (o.count - a.count).abs() <= 0.01
+                offering.accelerator.is_some_and(|(name, count)| {
+                    name.eq_ignore_ascii_case(&a.name) && (count - a.count).abs() <= 0.01
                 })
             })
     }
@@ -146,7 +149,12 @@ impl BlockList {
 
     /// Whether any block excludes `offering`.
     pub fn blocks(&self, offering: &Offering) -> bool {
-        self.blocks.iter().any(|b| b.matches(offering))
+        self.blocks_view(&offering.as_view())
+    }
+
+    /// Whether any block excludes the borrowed `offering`.
+    pub fn blocks_view(&self, offering: &OfferingRef<'_>) -> bool {
+        self.blocks.iter().any(|b| b.matches_view(offering))
     }
 
     /// The blocks, in insertion order.

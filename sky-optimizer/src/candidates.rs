@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use sky_core::CloudId;
-use sky_core::catalog::{Catalog, Catalogs, Offering};
+use sky_core::catalog::{Accelerator, Catalog, Catalogs, Offering, OfferingRef};
 use sky_core::resources::{AcceleratorSpec, MemorySpec, Resources, Selection};
 use sky_core::task::Task;
 
@@ -51,7 +51,8 @@ fn cmp_acc(x: &Offering, y: &Offering) -> Ordering {
 /// the indices of the representatives the optimizer and the report need.
 #[derive(Debug, Default)]
 pub(crate) struct Entry {
-    /// Sorted by [`cmp_launchables`].
+    /// The representatives (cheapest per region and per accelerator), sorted by
+    /// [`cmp_launchables`].
     pub all: Vec<Launchable>,
     /// Offerings the catalog returned before blocking and filtering.
     pub found: usize,
@@ -300,79 +301,172 @@ impl<'a> Enumerator<'a> {
     }
 }
 
-/// Queries one catalog for one request and brings the answer to optimizer granularity.
-fn process(catalog: &dyn Catalog, req: &Resources, blocked: &BlockList) -> Entry {
-    let feasibility = catalog.offerings(req);
-    let cloud = catalog.cloud();
-    let spot = req.spot();
-    let mut entry = Entry {
-        found: feasibility.offerings.len(),
-        hint: feasibility.hint,
-        suggestions: feasibility.suggestions,
-        ..Entry::default()
+/// Why a catalog row is not a candidate.
+enum Admit {
+    Yes,
+    /// Outside what the request pinned, or not priced on its market.
+    No,
+    Blocked,
+    OverBudget,
+}
+
+/// Re-checks a row against the request (a sloppy catalog must not place a task outside what
+/// it asked for), then the block list and the price cap.
+fn admit(o: &OfferingRef<'_>, cloud: &CloudId, req: &Resources, blocked: &BlockList) -> Admit {
+    let pinned = |want: &Option<String>, have: Option<&str>| {
+        want.as_deref()
+            .is_none_or(|w| have.is_some_and(|h| h.eq_ignore_ascii_case(w)))
     };
-    let by_zone = catalog.optimize_by_zone() || spot || req.zone.is_some();
-    // Region-level collapse: (region, instance type, accelerator) -> rows.
-    let mut regional: BTreeMap<(String, String, String), Vec<Offering>> = BTreeMap::new();
-    for o in feasibility.offerings {
-        // The catalog should have applied these; checking keeps a sloppy catalog from
-        // placing a task outside what it asked for.
-        let pinned = |want: &Option<String>, have: Option<&str>| {
-            want.as_deref()
-                .is_none_or(|w| have.is_some_and(|h| h.eq_ignore_ascii_case(w)))
-        };
-        if o.cloud != cloud
-            || o.spot != spot
-            || !o.hourly_price.is_finite()
-            || o.hourly_price < 0.0
-            || !pinned(&req.region, Some(&o.region))
-            || !pinned(&req.zone, o.zone.as_deref())
-            || !pinned(&req.instance_type, Some(&o.instance_type))
+    if o.cloud != cloud
+        || o.spot != req.spot()
+        || !o.hourly_price.is_finite()
+        || o.hourly_price < 0.0
+        || !pinned(&req.region, Some(o.region))
+        || !pinned(&req.zone, o.zone)
+        || !pinned(&req.instance_type, Some(o.instance_type))
+    {
+        return Admit::No;
+    }
+    if blocked.blocks_view(o) {
+        return Admit::Blocked;
+    }
+    if req.max_hourly_cost.is_some_and(|m| o.hourly_price > m) {
+        return Admit::OverBudget;
+    }
+    Admit::Yes
+}
+
+/// [`cmp_launchables`] between a borrowed row and a kept launchable of the same request.
+fn cmp_view(x: &OfferingRef<'_>, y: &Offering) -> Ordering {
+    x.hourly_price
+        .total_cmp(&y.hourly_price)
+        .then_with(|| x.key().cmp(&y.key()))
+        .then_with(|| match (x.accelerator, &y.accelerator) {
+            (None, None) => Ordering::Equal,
+            (None, Some(_)) => Ordering::Less,
+            (Some(_), None) => Ordering::Greater,
+            (Some((n, c)), Some(b)) => n.cmp(b.name.as_str()).then(c.total_cmp(&b.count)),
+        })
+}
+
+/// Keeps `v` in `slot` if it is better than what is there.
+fn keep_best(slot: &mut Option<Offering>, v: &OfferingRef<'_>) {
+    if slot
+        .as_ref()
+        .is_none_or(|best| cmp_view(v, best) == Ordering::Less)
+    {
+        *slot = Some(v.to_offering());
+    }
+}
+
+fn same_acc(a: Option<(&str, f64)>, b: Option<&Accelerator>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some((n, c)), Some(b)) => n == b.name && c == b.count,
+        _ => false,
+    }
+}
+
+/// Queries one catalog for one request and brings the answer to optimizer granularity:
+/// the cheapest launchable per region and per accelerator, the only ones the optimizer and
+/// the report use.
+///
+/// Rows are scanned borrowed ([`Catalog::visit_offerings`]); only the few representatives
+/// become owned. Clouds whose price is per region (zones are failover detail) get
+/// region-level launchables whose price is the cheapest admitted zone's and whose zones are
+/// every admitted zone, cheapest first; those lists come from a second scan, made only when
+/// such a representative exists.
+fn process(catalog: &dyn Catalog, req: &Resources, blocked: &BlockList) -> Entry {
+    let cloud = catalog.cloud();
+    let by_zone = catalog.optimize_by_zone() || req.spot() || req.zone.is_some();
+    let mut entry = Entry::default();
+    let mut regions: BTreeMap<String, Option<Offering>> = BTreeMap::new();
+    let mut groups: Vec<Option<Offering>> = Vec::new();
+    let mut collapsed_any = false;
+    let feasibility = catalog.visit_offerings(req, &mut |mut o| {
+        entry.found += 1;
+        match admit(&o, &cloud, req, blocked) {
+            Admit::Yes => {}
+            Admit::No => return,
+            Admit::Blocked => {
+                entry.blocked += 1;
+                return;
+            }
+            Admit::OverBudget => {
+                entry.over_budget += 1;
+                return;
+            }
+        }
+        if !by_zone && o.zone.is_some() {
+            o.zone = None;
+            collapsed_any = true;
+        }
+        match regions.get_mut(o.region) {
+            Some(slot) => keep_best(slot, &o),
+            None => {
+                regions.insert(o.region.to_string(), Some(o.to_offering()));
+            }
+        }
+        match groups.iter_mut().find(|g| {
+            g.as_ref()
+                .is_some_and(|b| same_acc(o.accelerator, b.accelerator.as_ref()))
+        }) {
+            Some(slot) => keep_best(slot, &o),
+            None => groups.push(Some(o.to_offering())),
+        }
+    });
+    entry.hint = feasibility.hint;
+    entry.suggestions = feasibility.suggestions;
+    let mut reps: Vec<Offering> = Vec::new();
+    for o in regions.into_values().chain(groups).flatten() {
+        if !reps
+            .iter()
+            .any(|r| r.key() == o.key() && r.accelerator == o.accelerator)
         {
-            continue;
+            reps.push(o);
         }
-        if blocked.blocks(&o) {
-            entry.blocked += 1;
-            continue;
-        }
-        if req.max_hourly_cost.is_some_and(|m| o.hourly_price > m) {
-            entry.over_budget += 1;
-            continue;
-        }
-        if by_zone || o.zone.is_none() {
-            entry.all.push(Launchable {
-                zones: Vec::new(),
-                offering: o,
+    }
+    let mut zones: Vec<Vec<(f64, String)>> = vec![Vec::new(); reps.len()];
+    if collapsed_any {
+        catalog.visit_offerings(req, &mut |o| {
+            let Some(zone) = o.zone else { return };
+            if !matches!(admit(&o, &cloud, req, blocked), Admit::Yes) {
+                return;
+            }
+            for (k, r) in reps.iter().enumerate() {
+                if r.zone.is_none()
+                    && r.region == o.region
+                    && r.instance_type == o.instance_type
+                    && same_acc(o.accelerator, r.accelerator.as_ref())
+                {
+                    zones[k].push((o.hourly_price, zone.to_string()));
+                }
+            }
+        });
+    }
+    entry.all = reps
+        .into_iter()
+        .zip(zones)
+        .map(|(offering, mut z)| {
+            z.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+            let mut zones: Vec<String> = Vec::new();
+            for (_, zone) in z {
+                if !zones.contains(&zone) {
+                    zones.push(zone);
+                }
+            }
+            Launchable {
+                offering,
+                zones,
                 resources_index: 0,
-            });
-        } else {
-            let acc = acc_key(&o);
-            regional
-                .entry((o.region.clone(), o.instance_type.clone(), acc))
-                .or_default()
-                .push(o);
-        }
-    }
-    for (_, mut rows) in regional {
-        rows.sort_by(|a, b| {
-            a.hourly_price
-                .total_cmp(&b.hourly_price)
-                .then_with(|| a.zone.cmp(&b.zone))
-        });
-        let zones = rows.iter().filter_map(|o| o.zone.clone()).collect();
-        let mut offering = rows.swap_remove(0);
-        offering.zone = None;
-        entry.all.push(Launchable {
-            offering,
-            zones,
-            resources_index: 0,
-        });
-    }
+            }
+        })
+        .collect();
     entry.all.sort_by(cmp_launchables);
-    let mut regions: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
-    let mut groups: Vec<Option<(&str, f64)>> = Vec::new();
+    let mut seen_regions: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+    let mut seen_groups: Vec<Option<(&str, f64)>> = Vec::new();
     for (k, l) in entry.all.iter().enumerate() {
-        if regions.insert(&l.offering.region) {
+        if seen_regions.insert(&l.offering.region) {
             entry.by_region.push(k);
         }
         let acc = l
@@ -380,8 +474,8 @@ fn process(catalog: &dyn Catalog, req: &Resources, blocked: &BlockList) -> Entry
             .accelerator
             .as_ref()
             .map(|a| (a.name.as_str(), a.count));
-        if !groups.contains(&acc) {
-            groups.push(acc);
+        if !seen_groups.contains(&acc) {
+            seen_groups.push(acc);
             entry.by_group.push(k);
         }
     }

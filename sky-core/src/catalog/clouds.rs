@@ -9,7 +9,7 @@ use super::source::CatalogSource;
 use super::table::{Layout, Table};
 use super::{
     Accelerator, AcceleratorFilter, AcceleratorOffer, Catalog, CatalogError, Feasibility, Offering,
-    Region,
+    OfferingRef, Region,
 };
 use crate::cloud::CloudId;
 use crate::resources::Resources;
@@ -92,6 +92,13 @@ macro_rules! csv_catalog {
             }
             fn offerings(&self, req: &Resources) -> Feasibility {
                 self.core.offerings(req)
+            }
+            fn visit_offerings(
+                &self,
+                req: &Resources,
+                visit: &mut dyn FnMut(OfferingRef<'_>),
+            ) -> Feasibility {
+                self.core.visit_offerings(req, visit)
             }
             fn optimize_by_zone(&self) -> bool {
                 self.core.layout == Layout::Gcp

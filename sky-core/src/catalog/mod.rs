@@ -90,6 +90,85 @@ impl Offering {
     }
 }
 
+impl Offering {
+    /// A borrowed view of this offering.
+    pub fn as_view(&self) -> OfferingRef<'_> {
+        OfferingRef {
+            cloud: &self.cloud,
+            instance_type: &self.instance_type,
+            accelerator: self
+                .accelerator
+                .as_ref()
+                .map(|a| (a.name.as_str(), a.count)),
+            vcpus: self.vcpus,
+            memory_gib: self.memory_gib,
+            region: &self.region,
+            zone: self.zone.as_deref(),
+            spot: self.spot,
+            hourly_price: self.hourly_price,
+            accelerator_hourly_price: self.accelerator_hourly_price,
+        }
+    }
+}
+
+/// A borrowed [`Offering`], as [`Catalog::visit_offerings`] hands them out: scanning a
+/// large answer this way allocates nothing per offering.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OfferingRef<'a> {
+    /// The cloud.
+    pub cloud: &'a CloudId,
+    /// The instance type.
+    pub instance_type: &'a str,
+    /// The accelerator's name and count, if any.
+    pub accelerator: Option<(&'a str, f64)>,
+    /// vCPUs per node.
+    pub vcpus: f64,
+    /// Memory per node in GiB.
+    pub memory_gib: f64,
+    /// The region.
+    pub region: &'a str,
+    /// The zone, for clouds with zones.
+    pub zone: Option<&'a str>,
+    /// Spot (preemptible) market.
+    pub spot: bool,
+    /// Hourly price of one node in USD (see [`Offering::hourly_price`]).
+    pub hourly_price: f64,
+    /// The separately priced accelerator's part of the price.
+    pub accelerator_hourly_price: f64,
+}
+
+impl OfferingRef<'_> {
+    /// The owned offering.
+    pub fn to_offering(&self) -> Offering {
+        Offering {
+            cloud: self.cloud.clone(),
+            instance_type: self.instance_type.to_string(),
+            accelerator: self.accelerator.map(|(name, count)| Accelerator {
+                name: name.to_string(),
+                count,
+            }),
+            vcpus: self.vcpus,
+            memory_gib: self.memory_gib,
+            region: self.region.to_string(),
+            zone: self.zone.map(str::to_string),
+            spot: self.spot,
+            hourly_price: self.hourly_price,
+            accelerator_hourly_price: self.accelerator_hourly_price,
+        }
+    }
+
+    /// The same total order key as [`Offering::key`].
+    pub fn key(&self) -> (&CloudId, &str, Option<&str>, &str, bool) {
+        (
+            self.cloud,
+            self.region,
+            self.zone,
+            self.instance_type,
+            self.spot,
+        )
+    }
+}
+
 /// The result of a feasibility query ([`Catalog::offerings`]).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Feasibility {
@@ -162,6 +241,26 @@ pub trait Catalog: Send + Sync + Debug {
     ///   plus the accelerator.
     /// - When nothing matches, `suggestions` and `hint` say why.
     fn offerings(&self, req: &Resources) -> Feasibility;
+
+    /// The same answer as [`Catalog::offerings`], but handed to `visit` one borrowed offering
+    /// at a time, in the same order; the returned [`Feasibility`] carries the hint and
+    /// suggestions with an empty `offerings` list.
+    ///
+    /// The optimizer calls this, so catalogs whose answers run into thousands of rows
+    /// (SkyPilot's default CPU request) override it to avoid building an [`Offering`] per
+    /// row. The default calls [`Catalog::offerings`].
+    fn visit_offerings(
+        &self,
+        req: &Resources,
+        visit: &mut dyn FnMut(OfferingRef<'_>),
+    ) -> Feasibility {
+        let mut answer = self.offerings(req);
+        for o in &answer.offerings {
+            visit(o.as_view());
+        }
+        answer.offerings.clear();
+        answer
+    }
 
     /// Whether the cloud's price or failover granularity is the zone (GCP), so that the
     /// optimizer keeps one candidate per zone even on-demand.

@@ -3,11 +3,14 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use rustc_hash::FxHashSet;
+
 use super::gpu::{known_memory_gib, vendor_from_name};
 use super::rules::{self, GCP_TPU_HOST};
 use super::table::{Layout, NONE, Row, Sym, Table};
 use super::{
-    Accelerator, AcceleratorFilter, AcceleratorOffer, CatalogError, Feasibility, Offering, Region,
+    Accelerator, AcceleratorFilter, AcceleratorOffer, CatalogError, Feasibility, Offering,
+    OfferingRef, Region,
 };
 use crate::cloud::CloudId;
 use crate::resources::{AcceleratorSpec, CpuSpec, ImageId, MemorySpec, Resources};
@@ -29,6 +32,15 @@ pub(crate) struct Core {
 struct Cand {
     host: u32,
     acc: u32,
+}
+
+/// A query's answer before it is materialised: priced candidates, sorted and unique.
+#[derive(Debug, Default)]
+struct Answer {
+    picks: Vec<(f64, Cand)>,
+    spot: bool,
+    suggestions: Vec<String>,
+    hint: Option<String>,
 }
 
 /// The request, resolved against this catalog.
@@ -299,21 +311,21 @@ impl Core {
 
     // ---------------------------------------------------------------- offerings
 
-    pub(crate) fn offerings(&self, req: &Resources) -> Feasibility {
+    fn answer(&self, req: &Resources) -> Answer {
         if let Some(c) = &req.cloud
             && *c != self.cloud
         {
-            return Feasibility {
+            return Answer {
                 hint: Some(format!("the request is for {c}, not {}", self.cloud)),
-                ..Feasibility::default()
+                ..Answer::default()
             };
         }
         let r = match self.resolve(req) {
             Ok(r) => r,
             Err(hint) => {
-                return Feasibility {
+                return Answer {
                     hint: Some(hint),
-                    ..Feasibility::default()
+                    ..Answer::default()
                 };
             }
         };
@@ -327,7 +339,7 @@ impl Core {
                 count,
             }) => self.memory_offerings(&r, vendor.as_deref(), *memory_gib, *or_more, *count),
         };
-        if !out.offerings.is_empty() {
+        if !out.picks.is_empty() {
             out.hint = None;
             out.suggestions.clear();
         }
@@ -335,7 +347,7 @@ impl Core {
     }
 
     /// The stages every request ends with: image regions, market, price cap.
-    fn finish(&self, mut cands: Vec<Cand>, r: &Req<'_>, what: &str) -> Feasibility {
+    fn finish(&self, mut cands: Vec<Cand>, r: &Req<'_>, what: &str) -> Answer {
         let mut hint = None;
         let cloud = &self.cloud;
         if let Some(allowed) = &r.image_regions {
@@ -381,57 +393,103 @@ impl Core {
                 },
             );
         }
-        Feasibility {
-            offerings: self.to_offerings(&cands, r.spot),
+        Answer {
+            picks: self.sorted_unique(&cands, r.spot),
+            spot: r.spot,
             suggestions: Vec::new(),
             hint,
         }
     }
 
-    fn to_offerings(&self, cands: &[Cand], spot: bool) -> Vec<Offering> {
-        let mut out: Vec<Offering> = cands
-            .iter()
-            .map(|c| {
-                let loc = self.loc(c);
-                let (vcpus, mem) = self.host_shape(c);
-                Offering {
-                    cloud: self.cloud.clone(),
-                    instance_type: self.instance_of(c).to_string(),
-                    accelerator: self.acc_of(c).map(|(a, n)| Accelerator {
-                        name: self.t.s(a).to_string(),
-                        count: n,
-                    }),
-                    vcpus: if vcpus.is_nan() { 0.0 } else { vcpus },
-                    memory_gib: if mem.is_nan() { 0.0 } else { mem },
-                    region: self.t.s(loc.region).to_string(),
-                    zone: (loc.zone != NONE).then(|| self.t.s(loc.zone).to_string()),
-                    spot,
-                    hourly_price: self.price(c, spot),
-                    accelerator_hourly_price: if c.acc != NONE {
-                        self.row(c.acc).price_on(spot)
-                    } else {
-                        0.0
-                    },
-                }
-            })
-            .collect();
-        out.sort_by(|a, b| {
-            a.hourly_price
-                .total_cmp(&b.hourly_price)
-                .then_with(|| a.region.cmp(&b.region))
-                .then_with(|| a.zone.cmp(&b.zone))
-                .then_with(|| a.instance_type.cmp(&b.instance_type))
+    /// The sort key after the price: (region, zone, instance type), borrowed from the table.
+    fn place_key(&self, c: &Cand) -> (&str, Option<&str>, &str) {
+        let loc = self.loc(c);
+        (
+            self.t.s(loc.region),
+            (loc.zone != NONE).then(|| self.t.s(loc.zone)),
+            self.instance_of(c),
+        )
+    }
+
+    fn sort_picks(&self, picks: &mut [(f64, Cand)]) {
+        picks.sort_by(|(pa, a), (pb, b)| {
+            pa.total_cmp(pb)
+                .then_with(|| self.place_key(a).cmp(&self.place_key(b)))
         });
-        let mut seen = BTreeSet::new();
-        out.retain(|o| {
-            seen.insert((
-                o.instance_type.clone(),
-                o.region.clone(),
-                o.zone.clone(),
-                o.accelerator.as_ref().map(|a| a.name.clone()),
-            ))
+    }
+
+    /// Prices, sorts (cheapest first; ties by region, zone, instance type) and de-duplicates
+    /// `(instance type, region, zone, accelerator)` on interned symbols, so that a
+    /// default-CPU query over thousands of rows allocates no string.
+    fn sorted_unique(&self, cands: &[Cand], spot: bool) -> Vec<(f64, Cand)> {
+        let mut picks: Vec<(f64, Cand)> = cands.iter().map(|c| (self.price(c, spot), *c)).collect();
+        self.sort_picks(&mut picks);
+        let mut seen: FxHashSet<(Sym, Sym, Sym, Sym)> = FxHashSet::default();
+        picks.retain(|(_, c)| {
+            let loc = self.loc(c);
+            let acc = self.acc_of(c).map_or(NONE, |(a, _)| a);
+            let instance = if c.host != NONE {
+                self.row(c.host).instance
+            } else {
+                NONE
+            };
+            seen.insert((instance, loc.region, loc.zone, acc))
         });
-        out
+        picks
+    }
+
+    /// A borrowed view of one priced candidate.
+    fn view(&self, hourly_price: f64, c: &Cand, spot: bool) -> OfferingRef<'_> {
+        let loc = self.loc(c);
+        let (vcpus, mem) = self.host_shape(c);
+        OfferingRef {
+            cloud: &self.cloud,
+            instance_type: self.instance_of(c),
+            accelerator: self.acc_of(c).map(|(a, n)| (self.t.s(a), n)),
+            vcpus: if vcpus.is_nan() { 0.0 } else { vcpus },
+            memory_gib: if mem.is_nan() { 0.0 } else { mem },
+            region: self.t.s(loc.region),
+            zone: (loc.zone != NONE).then(|| self.t.s(loc.zone)),
+            spot,
+            hourly_price,
+            accelerator_hourly_price: if c.acc != NONE {
+                self.row(c.acc).price_on(spot)
+            } else {
+                0.0
+            },
+        }
+    }
+
+    /// [`crate::catalog::Catalog::offerings`].
+    pub(crate) fn offerings(&self, req: &Resources) -> Feasibility {
+        let a = self.answer(req);
+        Feasibility {
+            offerings: a
+                .picks
+                .iter()
+                .map(|(p, c)| self.view(*p, c, a.spot).to_offering())
+                .collect(),
+            suggestions: a.suggestions,
+            hint: a.hint,
+        }
+    }
+
+    /// [`crate::catalog::Catalog::visit_offerings`]: the same answer, without allocating an
+    /// offering per row.
+    pub(crate) fn visit_offerings(
+        &self,
+        req: &Resources,
+        visit: &mut dyn FnMut(OfferingRef<'_>),
+    ) -> Feasibility {
+        let a = self.answer(req);
+        for (p, c) in &a.picks {
+            visit(self.view(*p, c, a.spot));
+        }
+        Feasibility {
+            offerings: Vec::new(),
+            suggestions: a.suggestions,
+            hint: a.hint,
+        }
     }
 
     /// Region and zone stages (on the rows that carry the location).
@@ -541,7 +599,7 @@ impl Core {
         true
     }
 
-    fn cpu_offerings(&self, r: &Req<'_>) -> Feasibility {
+    fn cpu_offerings(&self, r: &Req<'_>) -> Answer {
         let mut hint = None;
         let cloud = &self.cloud;
         let (mut cands, what, cpus, memory): (Vec<Cand>, String, _, _) = match r.instance_type {
@@ -559,9 +617,9 @@ impl Core {
                     ) {
                         h.push_str(&format!("; did you mean {n}?"));
                     }
-                    return Feasibility {
+                    return Answer {
                         hint: Some(h),
-                        ..Feasibility::default()
+                        ..Answer::default()
                     };
                 }
                 if self.layout == Layout::Gcp
@@ -596,9 +654,9 @@ impl Core {
         if !self.place(&mut cands, &mut hint, r, &what)
             || !self.shape(&mut cands, &mut hint, cpus, memory, &what)
         {
-            return Feasibility {
+            return Answer {
                 hint,
-                ..Feasibility::default()
+                ..Answer::default()
             };
         }
         self.finish(cands, r, &what)
@@ -674,11 +732,12 @@ impl Core {
             .collect()
     }
 
-    fn acc_offerings(&self, r: &Req<'_>, name: &str, count: f64) -> Feasibility {
+    fn acc_offerings(&self, r: &Req<'_>, name: &str, count: f64) -> Answer {
         let cloud = &self.cloud;
         let rows = self.acc_rows(name);
-        let fail = |hint: Option<String>, with_suggestions: bool| Feasibility {
-            offerings: Vec::new(),
+        let fail = |hint: Option<String>, with_suggestions: bool| Answer {
+            picks: Vec::new(),
+            spot: r.spot,
             suggestions: if with_suggestions {
                 self.suggestions(r, name, count)
             } else {
@@ -945,7 +1004,7 @@ impl Core {
         memory_gib: f64,
         or_more: bool,
         count: f64,
-    ) -> Feasibility {
+    ) -> Answer {
         let want = format!(
             "{}{}GB{}",
             vendor.map(|v| format!("{v}:")).unwrap_or_default(),
@@ -968,20 +1027,21 @@ impl Core {
             }
         }
         if names.is_empty() {
-            return Feasibility {
+            return Answer {
                 hint: Some(format!(
                     "no accelerator on {} matches {want}; known: {}",
                     self.cloud,
                     list_some(&known, 12)
                 )),
-                ..Feasibility::default()
+                ..Answer::default()
             };
         }
-        let mut all = Feasibility::default();
+        let mut all = Answer::default();
         let mut hints = Vec::new();
         for a in names {
             let f = self.acc_offerings(r, self.t.s(a), count);
-            all.offerings.extend(f.offerings);
+            all.picks.extend(f.picks);
+            all.spot = f.spot;
             hints.extend(f.hint);
             for s in f.suggestions {
                 if !all.suggestions.contains(&s) {
@@ -989,14 +1049,8 @@ impl Core {
                 }
             }
         }
-        all.offerings.sort_by(|a, b| {
-            a.hourly_price
-                .total_cmp(&b.hourly_price)
-                .then_with(|| a.region.cmp(&b.region))
-                .then_with(|| a.zone.cmp(&b.zone))
-                .then_with(|| a.instance_type.cmp(&b.instance_type))
-        });
-        if all.offerings.is_empty() {
+        self.sort_picks(&mut all.picks);
+        if all.picks.is_empty() {
             all.hint = Some(format!(
                 "{want} x{}: {}",
                 fmt_count(count),
