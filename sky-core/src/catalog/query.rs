@@ -401,21 +401,25 @@ impl Core {
         }
     }
 
-    /// The sort key after the price: (region, zone, instance type), borrowed from the table.
-    fn place_key(&self, c: &Cand) -> (&str, Option<&str>, &str) {
-        let loc = self.loc(c);
-        (
-            self.t.s(loc.region),
-            (loc.zone != NONE).then(|| self.t.s(loc.zone)),
-            self.instance_of(c),
-        )
+    /// The order after the price: region, zone (none first), instance type, by name.
+    fn cmp_place(&self, a: &Cand, b: &Cand) -> Ordering {
+        let (la, lb) = (self.loc(a), self.loc(b));
+        let t = &self.t;
+        t.rank(la.region)
+            .cmp(&t.rank(lb.region))
+            .then_with(|| t.rank(la.zone).cmp(&t.rank(lb.zone)))
+            .then_with(|| {
+                if a.host != NONE && b.host != NONE {
+                    t.rank(self.row(a.host).instance)
+                        .cmp(&t.rank(self.row(b.host).instance))
+                } else {
+                    self.instance_of(a).cmp(self.instance_of(b))
+                }
+            })
     }
 
     fn sort_picks(&self, picks: &mut [(f64, Cand)]) {
-        picks.sort_by(|(pa, a), (pb, b)| {
-            pa.total_cmp(pb)
-                .then_with(|| self.place_key(a).cmp(&self.place_key(b)))
-        });
+        picks.sort_by(|(pa, a), (pb, b)| pa.total_cmp(pb).then_with(|| self.cmp_place(a, b)));
     }
 
     /// Prices, sorts (cheapest first; ties by region, zone, instance type) and de-duplicates
