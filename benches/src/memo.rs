@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use sky_core::CloudId;
 use sky_core::catalog::{
     Accelerator, AcceleratorFilter, AcceleratorOffer, Catalog, CatalogError, Catalogs, Feasibility,
-    Offering, Region,
+    Offering, OfferingRef, Region,
 };
 use sky_core::resources::Resources;
 
@@ -15,7 +15,7 @@ use sky_core::resources::Resources;
 #[derive(Debug)]
 pub struct Memo {
     inner: Arc<dyn Catalog>,
-    answers: Mutex<BTreeMap<String, Feasibility>>,
+    answers: Mutex<BTreeMap<String, Arc<Feasibility>>>,
 }
 
 impl Memo {
@@ -32,18 +32,40 @@ impl Memo {
     }
 }
 
+impl Memo {
+    fn answer(&self, req: &Resources) -> Arc<Feasibility> {
+        let key = format!("{req:?}");
+        let mut answers = self.answers.lock().unwrap_or_else(|p| p.into_inner());
+        answers
+            .entry(key)
+            .or_insert_with(|| Arc::new(self.inner.offerings(req)))
+            .clone()
+    }
+}
+
 impl Catalog for Memo {
     fn cloud(&self) -> CloudId {
         self.inner.cloud()
     }
 
     fn offerings(&self, req: &Resources) -> Feasibility {
-        let key = format!("{req:?}");
-        let mut answers = self.answers.lock().unwrap_or_else(|p| p.into_inner());
-        answers
-            .entry(key)
-            .or_insert_with(|| self.inner.offerings(req))
-            .clone()
+        (*self.answer(req)).clone()
+    }
+
+    fn visit_offerings(
+        &self,
+        req: &Resources,
+        visit: &mut dyn FnMut(OfferingRef<'_>),
+    ) -> Feasibility {
+        let answer = self.answer(req);
+        for o in &answer.offerings {
+            visit(o.as_view());
+        }
+        Feasibility {
+            offerings: Vec::new(),
+            suggestions: answer.suggestions.clone(),
+            hint: answer.hint.clone(),
+        }
     }
 
     fn optimize_by_zone(&self) -> bool {
