@@ -6,6 +6,8 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use rustc_hash::FxHashMap;
+
 use sky_core::CloudId;
 use sky_core::catalog::{Accelerator, Catalog, Catalogs, Offering, OfferingRef};
 use sky_core::resources::{AcceleratorSpec, MemorySpec, Resources, Selection};
@@ -380,7 +382,8 @@ fn process(catalog: &dyn Catalog, req: &Resources, blocked: &BlockList) -> Entry
     let cloud = catalog.cloud();
     let by_zone = catalog.optimize_by_zone() || req.spot() || req.zone.is_some();
     let mut entry = Entry::default();
-    let mut regions: BTreeMap<String, Option<Offering>> = BTreeMap::new();
+    // Hashed by name while scanning (thousands of rows); sorted afterwards.
+    let mut regions: FxHashMap<String, Option<Offering>> = FxHashMap::default();
     let mut groups: Vec<Option<Offering>> = Vec::new();
     let mut collapsed_any = false;
     let feasibility = catalog.visit_offerings(req, &mut |mut o| {
@@ -418,7 +421,9 @@ fn process(catalog: &dyn Catalog, req: &Resources, blocked: &BlockList) -> Entry
     entry.hint = feasibility.hint;
     entry.suggestions = feasibility.suggestions;
     let mut reps: Vec<Offering> = Vec::new();
-    for o in regions.into_values().chain(groups).flatten() {
+    let mut regions: Vec<(String, Option<Offering>)> = regions.into_iter().collect();
+    regions.sort_by(|a, b| a.0.cmp(&b.0));
+    for o in regions.into_iter().map(|(_, o)| o).chain(groups).flatten() {
         if !reps
             .iter()
             .any(|r| r.key() == o.key() && r.accelerator == o.accelerator)

@@ -242,9 +242,10 @@ pub trait Catalog: Send + Sync + Debug {
     /// - When nothing matches, `suggestions` and `hint` say why.
     fn offerings(&self, req: &Resources) -> Feasibility;
 
-    /// The same answer as [`Catalog::offerings`], but handed to `visit` one borrowed offering
-    /// at a time, in the same order; the returned [`Feasibility`] carries the hint and
-    /// suggestions with an empty `offerings` list.
+    /// The same offerings as [`Catalog::offerings`], handed to `visit` one borrowed offering
+    /// at a time and in no particular order (so that a catalog need not sort them); the
+    /// returned [`Feasibility`] carries the hint and suggestions with an empty `offerings`
+    /// list.
     ///
     /// The optimizer calls this, so catalogs whose answers run into thousands of rows
     /// (SkyPilot's default CPU request) override it to avoid building an [`Offering`] per

@@ -38,6 +38,9 @@ struct Cand {
 #[derive(Debug, Default)]
 struct Answer {
     picks: Vec<(f64, Cand)>,
+    /// `picks` is in the catalog's order (price, region, zone, instance type); otherwise it
+    /// is in row order, and unique.
+    sorted: bool,
     spot: bool,
     suggestions: Vec<String>,
     hint: Option<String>,
@@ -347,7 +350,9 @@ impl Core {
     }
 
     /// The stages every request ends with: image regions, market, price cap.
-    fn finish(&self, mut cands: Vec<Cand>, r: &Req<'_>, what: &str) -> Answer {
+    /// `unique`: the candidates are distinct rows (host-only requests), so they need neither
+    /// de-duplication nor, for [`Core::visit_offerings`], sorting.
+    fn finish(&self, mut cands: Vec<Cand>, r: &Req<'_>, what: &str, unique: bool) -> Answer {
         let mut hint = None;
         let cloud = &self.cloud;
         if let Some(allowed) = &r.image_regions {
@@ -394,7 +399,12 @@ impl Core {
             );
         }
         Answer {
-            picks: self.sorted_unique(&cands, r.spot),
+            picks: if unique {
+                cands.iter().map(|c| (self.price(c, r.spot), *c)).collect()
+            } else {
+                self.sorted_unique(&cands, r.spot)
+            },
+            sorted: !unique,
             spot: r.spot,
             suggestions: Vec::new(),
             hint,
@@ -466,7 +476,10 @@ impl Core {
 
     /// [`crate::catalog::Catalog::offerings`].
     pub(crate) fn offerings(&self, req: &Resources) -> Feasibility {
-        let a = self.answer(req);
+        let mut a = self.answer(req);
+        if !a.sorted {
+            self.sort_picks(&mut a.picks);
+        }
         Feasibility {
             offerings: a
                 .picks
@@ -479,7 +492,7 @@ impl Core {
     }
 
     /// [`crate::catalog::Catalog::visit_offerings`]: the same answer, without allocating an
-    /// offering per row.
+    /// offering per row, and in row order when the rows are distinct (no sort).
     pub(crate) fn visit_offerings(
         &self,
         req: &Resources,
@@ -663,7 +676,7 @@ impl Core {
                 ..Answer::default()
             };
         }
-        self.finish(cands, r, &what)
+        self.finish(cands, r, &what, true)
     }
 
     /// SkyPilot's fuzzy candidates (names containing `name` with at least `count` devices, in
@@ -741,6 +754,7 @@ impl Core {
         let rows = self.acc_rows(name);
         let fail = |hint: Option<String>, with_suggestions: bool| Answer {
             picks: Vec::new(),
+            sorted: true,
             spot: r.spot,
             suggestions: if with_suggestions {
                 self.suggestions(r, name, count)
@@ -824,7 +838,7 @@ impl Core {
                 return fail(hint, false);
             }
         }
-        self.finish(cands, r, &what)
+        self.finish(cands, r, &what, false)
     }
 
     /// GCP: pairs accelerator rows with the host VM rows of the same zone (fixed hosts, TPU VMs
@@ -1054,6 +1068,7 @@ impl Core {
             }
         }
         self.sort_picks(&mut all.picks);
+        all.sorted = true;
         if all.picks.is_empty() {
             all.hint = Some(format!(
                 "{want} x{}: {}",

@@ -502,3 +502,76 @@ fn show_gpus_lists_default_hosts_and_cheapest_regions() {
     let names = c.accelerator_names();
     assert!(names.contains(&"A100-80GB".to_string()) && names.windows(2).all(|w| w[0] < w[1]));
 }
+
+/// `visit_offerings` hands out exactly the offerings of `offerings` (in any order), with the
+/// same hint and suggestions, on every kind of request and on all three clouds' catalogs.
+#[test]
+fn visit_offerings_agrees_with_offerings() {
+    use sky_core::catalog::Offering;
+    let with = |f: &dyn Fn(&mut Resources)| {
+        let mut r = Resources::new();
+        f(&mut r);
+        r
+    };
+    let mut requests = vec![
+        Resources::new(),
+        acc("V100", 1.0),
+        acc("T4", 4.0),
+        acc("A100", 8.0),
+        acc("tpu-v3-8", 1.0),
+        acc("V10O", 1.0),
+        with(&|r| {
+            r.cpus = Some(CpuSpec {
+                count: 4.0,
+                or_more: true,
+            })
+        }),
+        with(&|r| {
+            r.memory = Some(MemorySpec::Gib {
+                gib: 64.0,
+                or_more: true,
+            });
+            r.region = Some("us-central1".into());
+        }),
+        with(&|r| {
+            r.accelerators = Some(AcceleratorSpec::Memory {
+                vendor: None,
+                memory_gib: 80.0,
+                or_more: true,
+                count: 1.0,
+            })
+        }),
+        with(&|r| r.instance_type = Some("n1-standard-8".into())),
+    ];
+    for r in requests.clone() {
+        let mut spot = r;
+        spot.use_spot = Some(true);
+        requests.push(spot);
+    }
+    let key = |o: &Offering| {
+        format!(
+            "{} {} {:?} {} {:?} {}",
+            o.hourly_price, o.region, o.zone, o.instance_type, o.accelerator, o.spot
+        )
+    };
+    let catalogs: Vec<std::sync::Arc<dyn Catalog>> = vec![
+        gcp(),
+        crate::catalog_support::azure(),
+        std::sync::Arc::new(crate::catalog_support::aws()),
+    ];
+    for catalog in &catalogs {
+        for req in &requests {
+            let listed = catalog.offerings(req);
+            let mut seen = Vec::new();
+            let rest = catalog.visit_offerings(req, &mut |o| seen.push(o.to_offering()));
+            assert!(rest.offerings.is_empty());
+            assert_eq!(rest.hint, listed.hint, "{req:?}");
+            assert_eq!(rest.suggestions, listed.suggestions, "{req:?}");
+            let mut a: Vec<String> = listed.offerings.iter().map(key).collect();
+            let mut b: Vec<String> = seen.iter().map(key).collect();
+            a.sort();
+            b.sort();
+            assert_eq!(a, b, "{} {req:?}", catalog.cloud());
+        }
+    }
+}
