@@ -261,9 +261,9 @@ impl GcpBuilder {
                 if let Some(e) = &self.endpoint {
                     b = b.with_endpoint(e.clone());
                 }
-                b.build()
-                    .await
-                    .map_err(|e| auth_error(format!("cannot build the Compute Engine client: {e}")))?
+                b.build().await.map_err(|e| {
+                    auth_error(format!("cannot build the Compute Engine client: {e}"))
+                })?
             }};
         }
         let instances = client!(Instances);
@@ -280,7 +280,10 @@ impl GcpBuilder {
         let mut report = CredentialReport::new(CLOUD);
         let mut found = false;
         if self.anonymous {
-            report.tried("anonymous credentials (local endpoint)", SourceOutcome::Found);
+            report.tried(
+                "anonymous credentials (local endpoint)",
+                SourceOutcome::Found,
+            );
             found = true;
         }
         match std::env::var_os("GOOGLE_APPLICATION_CREDENTIALS") {

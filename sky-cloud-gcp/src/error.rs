@@ -250,11 +250,20 @@ mod tests {
         }
     }
 
+    /// (HTTP status, codes, message, expected kind, expected scope).
+    type Row = (
+        Option<u16>,
+        &'static [&'static str],
+        &'static str,
+        ErrorKind,
+        Scope,
+    );
+
     #[test]
     fn the_table() {
         use ErrorKind::*;
         use Scope::{Cloud, Region, Zone};
-        let rows: &[(Option<u16>, &[&str], &str, ErrorKind, Scope)] = &[
+        let rows: &[Row] = &[
             (
                 None,
                 &["ZONE_RESOURCE_POOL_EXHAUSTED"],
@@ -269,28 +278,142 @@ mod tests {
                 Capacity,
                 Zone,
             ),
-            (Some(503), &[], "The zone 'projects/p/zones/europe-west4-a' does not have enough resources available to fulfill the request.", Capacity, Zone),
-            (Some(503), &["insufficientCapacity"], "insufficient capacity", Capacity, Zone),
-            (None, &["UNSUPPORTED_OPERATION"], "Instance was preempted during creation", Capacity, Zone),
-            (None, &["QUOTA_EXCEEDED"], "Quota 'CPUS' exceeded.  Limit: 24.0 in region us-central1.", Quota, Region),
-            (Some(403), &["quotaExceeded"], "Quota 'NVIDIA_V100_GPUS' exceeded.  Limit: 0.0 in region us-east1.", Quota, Region),
-            (None, &["QUOTA_EXCEEDED"], "Quota 'GPUS_ALL_REGIONS' exceeded.  Limit: 0.0 globally.", Quota, Cloud),
-            (Some(403), &["quotaExceeded"], "Quota 'CPUS_ALL_REGIONS' exceeded.  Limit: 32.0 globally.", Quota, Cloud),
-            (Some(403), &["rateLimitExceeded"], "Rate Limit Exceeded", Transient, Zone),
-            (Some(403), &["RESOURCE_OPERATION_RATE_EXCEEDED"], "Too frequent operations from the source resource.", Transient, Zone),
-            (Some(429), &["RESOURCE_EXHAUSTED"], "Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute'", Transient, Zone),
+            (
+                Some(503),
+                &[],
+                "The zone 'projects/p/zones/europe-west4-a' does not have enough resources available to fulfill the request.",
+                Capacity,
+                Zone,
+            ),
+            (
+                Some(503),
+                &["insufficientCapacity"],
+                "insufficient capacity",
+                Capacity,
+                Zone,
+            ),
+            (
+                None,
+                &["UNSUPPORTED_OPERATION"],
+                "Instance was preempted during creation",
+                Capacity,
+                Zone,
+            ),
+            (
+                None,
+                &["QUOTA_EXCEEDED"],
+                "Quota 'CPUS' exceeded.  Limit: 24.0 in region us-central1.",
+                Quota,
+                Region,
+            ),
+            (
+                Some(403),
+                &["quotaExceeded"],
+                "Quota 'NVIDIA_V100_GPUS' exceeded.  Limit: 0.0 in region us-east1.",
+                Quota,
+                Region,
+            ),
+            (
+                None,
+                &["QUOTA_EXCEEDED"],
+                "Quota 'GPUS_ALL_REGIONS' exceeded.  Limit: 0.0 globally.",
+                Quota,
+                Cloud,
+            ),
+            (
+                Some(403),
+                &["quotaExceeded"],
+                "Quota 'CPUS_ALL_REGIONS' exceeded.  Limit: 32.0 globally.",
+                Quota,
+                Cloud,
+            ),
+            (
+                Some(403),
+                &["rateLimitExceeded"],
+                "Rate Limit Exceeded",
+                Transient,
+                Zone,
+            ),
+            (
+                Some(403),
+                &["RESOURCE_OPERATION_RATE_EXCEEDED"],
+                "Too frequent operations from the source resource.",
+                Transient,
+                Zone,
+            ),
+            (
+                Some(429),
+                &["RESOURCE_EXHAUSTED"],
+                "Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute'",
+                Transient,
+                Zone,
+            ),
             (Some(500), &[], "Internal Error", Transient, Zone),
-            (Some(503), &["backendError"], "Backend Error", Transient, Zone),
-            (Some(403), &["forbidden"], "Required 'compute.instances.create' permission for 'projects/p/zones/us-central1-a/instances/x'", Auth, Cloud),
-            (Some(403), &["accessNotConfigured"], "Compute Engine API has not been used in project 1 before or it is disabled.", Auth, Cloud),
-            (Some(403), &["SERVICE_DISABLED"], "API not enabled", Auth, Cloud),
-            (Some(401), &[], "Request is missing required authentication credential.", Auth, Cloud),
+            (
+                Some(503),
+                &["backendError"],
+                "Backend Error",
+                Transient,
+                Zone,
+            ),
+            (
+                Some(403),
+                &["forbidden"],
+                "Required 'compute.instances.create' permission for 'projects/p/zones/us-central1-a/instances/x'",
+                Auth,
+                Cloud,
+            ),
+            (
+                Some(403),
+                &["accessNotConfigured"],
+                "Compute Engine API has not been used in project 1 before or it is disabled.",
+                Auth,
+                Cloud,
+            ),
+            (
+                Some(403),
+                &["SERVICE_DISABLED"],
+                "API not enabled",
+                Auth,
+                Cloud,
+            ),
+            (
+                Some(401),
+                &[],
+                "Request is missing required authentication credential.",
+                Auth,
+                Cloud,
+            ),
             (Some(403), &[], "Policy update access denied.", Auth, Cloud),
-            (Some(400), &["invalid"], "Invalid value for field 'resource.machineType'", InvalidRequest, Zone),
-            (Some(400), &["badRequest"], "Invalid resource usage: 'Requested disk size cannot be smaller than the image size'", InvalidRequest, Zone),
+            (
+                Some(400),
+                &["invalid"],
+                "Invalid value for field 'resource.machineType'",
+                InvalidRequest,
+                Zone,
+            ),
+            (
+                Some(400),
+                &["badRequest"],
+                "Invalid resource usage: 'Requested disk size cannot be smaller than the image size'",
+                InvalidRequest,
+                Zone,
+            ),
             (Some(400), &[], "bad", InvalidRequest, Zone),
-            (Some(404), &["notFound"], "The resource 'projects/p/zones/z/instances/x' was not found", NotFound, Zone),
-            (Some(409), &["alreadyExists"], "The resource 'projects/p/zones/z/instances/x' already exists", AlreadyExists, Zone),
+            (
+                Some(404),
+                &["notFound"],
+                "The resource 'projects/p/zones/z/instances/x' was not found",
+                NotFound,
+                Zone,
+            ),
+            (
+                Some(409),
+                &["alreadyExists"],
+                "The resource 'projects/p/zones/z/instances/x' already exists",
+                AlreadyExists,
+                Zone,
+            ),
             (None, &[], "???", Unexpected, Zone),
         ];
         for (status, codes, message, kind, scope) in rows {
@@ -302,13 +425,11 @@ mod tests {
     #[test]
     fn a_failed_operation_becomes_a_fault_with_its_codes() {
         use google_cloud_compute_v1::model::operation;
-        let op = Operation::new()
-            .set_http_error_status_code(503)
-            .set_error(operation::Error::new().set_errors([
-                operation::error::Errors::new()
-                    .set_code("ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS")
-                    .set_message("The zone does not have enough resources"),
-            ]));
+        let op = Operation::new().set_http_error_status_code(503).set_error(
+            operation::Error::new().set_errors([operation::error::Errors::new()
+                .set_code("ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS")
+                .set_message("The zone does not have enough resources")]),
+        );
         let f = GceFault::from_operation(&op).unwrap();
         assert_eq!(f.http_status, Some(503));
         let e = f.into_error(Placement::default());

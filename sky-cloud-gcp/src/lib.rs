@@ -56,9 +56,7 @@ pub mod error;
 pub mod naming;
 mod provision;
 
-pub use config::{
-    DEFAULT_CPU_IMAGE, DEFAULT_GPU_IMAGE, ENDPOINT_ENV, GcpBuilder, PROJECT_ENVS,
-};
+pub use config::{DEFAULT_CPU_IMAGE, DEFAULT_GPU_IMAGE, ENDPOINT_ENV, GcpBuilder, PROJECT_ENVS};
 pub use provision::{GcpProvisioner, accelerator_type, attaches_accelerators};
 
 /// The cloud this crate provisions on.

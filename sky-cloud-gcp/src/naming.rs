@@ -100,7 +100,10 @@ mod tests {
         assert!(ports_firewall_name(&long).len() <= 63);
         assert_eq!(cluster_label("My.Cluster"), "my_cluster");
         assert_eq!(label_key("9team"), "k9team");
-        assert_eq!(last_segment("projects/p/zones/us-central1-a"), "us-central1-a");
+        assert_eq!(
+            last_segment("projects/p/zones/us-central1-a"),
+            "us-central1-a"
+        );
         assert_eq!(last_segment("n1-standard-8"), "n1-standard-8");
     }
 }

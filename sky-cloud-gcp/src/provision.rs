@@ -14,8 +14,7 @@ use google_cloud_lro::Poller;
 use sky_core::CloudId;
 use sky_core::error::{Error, ErrorKind, Placement, Result};
 use sky_core::provision::{
-    Capabilities, ClusterInfo, ClusterRef, InstanceInfo, InstanceState, LaunchRequest,
-    Provisioner,
+    Capabilities, ClusterInfo, ClusterRef, InstanceInfo, InstanceState, LaunchRequest, Provisioner,
 };
 use sky_core::resources::PortRange;
 
@@ -23,8 +22,8 @@ use crate::CLOUD;
 use crate::config::GcpBuilder;
 use crate::error::{GceFault, from_gax};
 use crate::naming::{
-    LABEL_CLUSTER, LABEL_RANK, cluster_label, firewall_name, instance_name, label_key,
-    label_value, last_segment, network_tag, ports_firewall_name,
+    LABEL_CLUSTER, LABEL_RANK, cluster_label, firewall_name, instance_name, label_key, label_value,
+    last_segment, network_tag, ports_firewall_name,
 };
 
 /// sky's provisioner on Compute Engine (see the crate docs); made by [`GcpBuilder::build`].
@@ -436,8 +435,12 @@ impl Provisioner for GcpProvisioner {
     async fn bootstrap(&self, req: &LaunchRequest) -> Result<()> {
         let mut ports = vec![PortRange { start: 22, end: 22 }];
         ports.extend(req.ports.iter().copied());
-        self.ensure_firewall(&req.cluster, &firewall_name(&req.cluster.name), ports_of(&ports))
-            .await
+        self.ensure_firewall(
+            &req.cluster,
+            &firewall_name(&req.cluster.name),
+            ports_of(&ports),
+        )
+        .await
     }
 
     async fn run_instances(&self, req: &LaunchRequest) -> Result<Vec<InstanceInfo>> {
@@ -617,8 +620,12 @@ impl Provisioner for GcpProvisioner {
     }
 
     async fn open_ports(&self, cluster: &ClusterRef, ports: &[PortRange]) -> Result<()> {
-        self.ensure_firewall(cluster, &ports_firewall_name(&cluster.name), ports_of(ports))
-            .await
+        self.ensure_firewall(
+            cluster,
+            &ports_firewall_name(&cluster.name),
+            ports_of(ports),
+        )
+        .await
     }
 }
 
@@ -628,9 +635,15 @@ mod tests {
 
     #[test]
     fn accelerator_names_follow_compute_engine() {
-        assert_eq!(accelerator_type("V100").as_deref(), Some("nvidia-tesla-v100"));
+        assert_eq!(
+            accelerator_type("V100").as_deref(),
+            Some("nvidia-tesla-v100")
+        );
         assert_eq!(accelerator_type("T4").as_deref(), Some("nvidia-tesla-t4"));
-        assert_eq!(accelerator_type("P100").as_deref(), Some("nvidia-tesla-p100"));
+        assert_eq!(
+            accelerator_type("P100").as_deref(),
+            Some("nvidia-tesla-p100")
+        );
         assert_eq!(accelerator_type("L4").as_deref(), Some("nvidia-l4"));
         assert_eq!(
             accelerator_type("A100-80GB").as_deref(),

@@ -112,7 +112,11 @@ async fn a_spot_gpu_cluster_lives_and_dies() {
 #[tokio::test]
 async fn a_cpu_cluster_lives_and_dies() {
     let (_fake, head) = lifecycle(&cpu_task(2), 2).await;
-    assert!(head["guestAccelerators"].as_array().is_none_or(|a| a.is_empty()));
+    assert!(
+        head["guestAccelerators"]
+            .as_array()
+            .is_none_or(|a| a.is_empty())
+    );
     assert!(head["scheduling"]["provisioningModel"].is_null());
 }
 
@@ -121,7 +125,11 @@ async fn a_cpu_cluster_lives_and_dies() {
 async fn with_fault(
     task: &Task,
     fault: Fault,
-) -> (FakeGce, Broker, Result<sky_runtime::state::ClusterRecord, BrokerError>) {
+) -> (
+    FakeGce,
+    Broker,
+    Result<sky_runtime::state::ClusterRecord, BrokerError>,
+) {
     let fake = FakeGce::start().await;
     fake.fail_inserts(fault);
     let b = broker(provisioner(&fake).await);
@@ -164,11 +172,8 @@ async fn capacity_blocks_the_zone_and_leaves_nothing_behind() {
 async fn a_partial_launch_is_torn_down_before_moving_on() {
     let task = cpu_task(2);
     let zone = first_zone(&task).await;
-    let (fake, b, r) = with_fault(
-        &task,
-        Fault::everywhere(capacity()).in_zone(&zone).times(1),
-    )
-    .await;
+    let (fake, b, r) =
+        with_fault(&task, Fault::everywhere(capacity()).in_zone(&zone).times(1)).await;
     let c = r.unwrap();
     let calls = fake.inserts();
     assert_eq!(calls.iter().filter(|c| c.failed).count(), 1, "{calls:?}");
@@ -187,7 +192,9 @@ async fn regional_quota_blocks_the_region() {
         &task,
         Fault::everywhere(FaultShape::Operation {
             code: "QUOTA_EXCEEDED",
-            message: format!("Quota 'PREEMPTIBLE_NVIDIA_V100_GPUS' exceeded.  Limit: 0.0 in region {region}."),
+            message: format!(
+                "Quota 'PREEMPTIBLE_NVIDIA_V100_GPUS' exceeded.  Limit: 0.0 in region {region}."
+            ),
             http_status: 403,
         })
         .in_region(&region),
@@ -223,7 +230,9 @@ async fn cloud_wide_and_invalid_errors_stop_after_one_try_and_leave_nothing() {
             FaultShape::Http {
                 status: 403,
                 reason: "forbidden",
-                message: "Required 'compute.instances.create' permission for 'projects/sky-test-project'".into(),
+                message:
+                    "Required 'compute.instances.create' permission for 'projects/sky-test-project'"
+                        .into(),
             },
             ErrorKind::Auth,
             Decision::Block(Scope::Cloud),
@@ -232,7 +241,8 @@ async fn cloud_wide_and_invalid_errors_stop_after_one_try_and_leave_nothing() {
             FaultShape::Http {
                 status: 400,
                 reason: "invalid",
-                message: "Invalid value for field 'resource.disks[0].initializeParams.sourceImage'".into(),
+                message: "Invalid value for field 'resource.disks[0].initializeParams.sourceImage'"
+                    .into(),
             },
             ErrorKind::InvalidRequest,
             Decision::Abort,
@@ -244,7 +254,11 @@ async fn cloud_wide_and_invalid_errors_stop_after_one_try_and_leave_nothing() {
         let history = err.history().expect("the broker keeps the history");
         assert_eq!(fake.inserts().len(), 1, "{shape:?}: {:?}", fake.inserts());
         let first = &history.attempts[0];
-        assert_eq!((first.kind, &first.decision), (kind, &decision), "{shape:?}");
+        assert_eq!(
+            (first.kind, &first.decision),
+            (kind, &decision),
+            "{shape:?}"
+        );
         assert!(fake.instances().is_empty());
         assert!(b.status().unwrap().is_empty(), "{shape:?}");
     }

@@ -502,7 +502,9 @@ impl Respond for Responder {
                     return error_body(
                         409,
                         "alreadyExists",
-                        &format!("The resource 'projects/{project}/global/firewalls/{name}' already exists"),
+                        &format!(
+                            "The resource 'projects/{project}/global/firewalls/{name}' already exists"
+                        ),
                     );
                 }
                 let link = format!("{BASE}/projects/{project}/global/firewalls/{name}");
@@ -526,7 +528,10 @@ impl Respond for Responder {
                     return not_found(&format!("projects/{project}/global/firewalls/{name}"));
                 }
                 let (op_type, effect) = if m == "DELETE" {
-                    ("delete", Effect::RemoveFirewall(key.0.clone(), key.1.clone()))
+                    (
+                        "delete",
+                        Effect::RemoveFirewall(key.0.clone(), key.1.clone()),
+                    )
                 } else {
                     let mut fw = body.clone();
                     fw["kind"] = json!("compute#firewall");

@@ -77,7 +77,10 @@ async fn a_spot_v100_node_on_n1_gets_guest_accelerators_spot_scheduling_key_and_
     assert_eq!(inst["labels"]["sky-cluster"], "gpu-7f3a");
     assert_eq!(inst["labels"]["sky-rank"], "0");
     assert_eq!(inst["labels"]["team"], "ml");
-    assert_eq!(metadata(&inst, "ssh-keys").unwrap(), format!("gcpuser:{KEY}"));
+    assert_eq!(
+        metadata(&inst, "ssh-keys").unwrap(),
+        format!("gcpuser:{KEY}")
+    );
     let boot = &inst["disks"][0];
     assert_eq!(boot["boot"], true);
     assert_eq!(int(&boot["initializeParams"]["diskSizeGb"]), Some(256));
@@ -129,7 +132,10 @@ async fn fixed_gpu_families_carry_their_gpus_and_custom_images_are_used() {
         inst["disks"][0]["initializeParams"]["sourceImage"],
         "projects/my-proj/global/images/my-image"
     );
-    assert_eq!(int(&inst["disks"][0]["initializeParams"]["diskSizeGb"]), Some(100));
+    assert_eq!(
+        int(&inst["disks"][0]["initializeParams"]["diskSizeGb"]),
+        Some(100)
+    );
     assert!(metadata(&inst, "ssh-keys").is_none());
     let nodes = gcp.query_instances(&c).await.unwrap();
     assert!(!nodes[0].spot);
@@ -146,7 +152,10 @@ async fn stop_and_start_go_through_zone_operations() {
         .unwrap();
     gcp.stop_instances(&c).await.unwrap();
     for i in fake.instances() {
-        assert_eq!(i["status"], "TERMINATED", "GCE calls a stopped VM TERMINATED");
+        assert_eq!(
+            i["status"], "TERMINATED",
+            "GCE calls a stopped VM TERMINATED"
+        );
     }
     let nodes = gcp.query_instances(&c).await.unwrap();
     assert!(nodes.iter().all(|n| n.state == InstanceState::Stopped));
@@ -306,7 +315,10 @@ async fn check_names_its_sources_and_verifies_with_projects_get() {
     );
     let report = builder(&fake).check().await;
     assert!(!report.ok(), "{report}");
-    assert!(report.to_string().contains("projects.get failed"), "{report}");
+    assert!(
+        report.to_string().contains("projects.get failed"),
+        "{report}"
+    );
 
     let report = GcpBuilder::new().anonymous_credentials().check().await;
     assert!(!report.ok());
