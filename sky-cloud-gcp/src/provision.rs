@@ -150,33 +150,81 @@ impl GcpProvisioner {
         }
     }
 
-    /// The cluster's instances (every status), by rank.
+    /// The cluster's instances (every status), by rank: in its zone, or, for a cluster without
+    /// one, in every zone of its region (an aggregated list).
     async fn list(&self, cluster: &ClusterRef) -> Result<Vec<Instance>> {
-        let zone = self.zone(cluster)?;
         let at = self.at(cluster, None);
-        let filter = format!("labels.{LABEL_CLUSTER}={}", cluster_label(&cluster.name));
+        let want = cluster_label(&cluster.name);
+        let filter = format!("labels.{LABEL_CLUSTER}={want}");
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let mut call = self
-                .instances
-                .list()
-                .set_project(&self.project)
-                .set_zone(zone)
-                .set_filter(&filter);
-            if let Some(t) = &token {
-                call = call.set_page_token(t);
-            }
-            let page = call.send().await.map_err(|e| from_gax(&e, at.clone()))?;
-            out.extend(page.items);
-            match page.next_page_token.filter(|t| !t.is_empty()) {
+            let next = match cluster.zone.as_deref() {
+                Some(zone) => {
+                    let mut call = self
+                        .instances
+                        .list()
+                        .set_project(&self.project)
+                        .set_zone(zone)
+                        .set_filter(&filter);
+                    if let Some(t) = &token {
+                        call = call.set_page_token(t);
+                    }
+                    let page = call.send().await.map_err(|e| from_gax(&e, at.clone()))?;
+                    out.extend(page.items);
+                    page.next_page_token
+                }
+                None => {
+                    let mut call = self
+                        .instances
+                        .aggregated_list()
+                        .set_project(&self.project)
+                        .set_filter(&filter);
+                    if let Some(t) = &token {
+                        call = call.set_page_token(t);
+                    }
+                    let page = call.send().await.map_err(|e| from_gax(&e, at.clone()))?;
+                    let prefix = format!("{}-", cluster.region);
+                    for (scope, scoped) in page.items {
+                        if last_segment(&scope).starts_with(&prefix) {
+                            out.extend(scoped.instances);
+                        }
+                    }
+                    page.next_page_token
+                }
+            };
+            match next.filter(|t| !t.is_empty()) {
                 Some(t) => token = Some(t),
                 None => break,
             }
         }
-        let want = cluster_label(&cluster.name);
         out.retain(|i| i.labels.get(LABEL_CLUSTER) == Some(&want));
-        out.sort_by_key(rank_of);
+        out.sort_by(|a, b| (rank_of(a), &a.name).cmp(&(rank_of(b), &b.name)));
+        Ok(out)
+    }
+
+    /// The zone an instance lives in: its own `zone`, else the cluster's.
+    fn zone_of(&self, cluster: &ClusterRef, i: &Instance) -> Result<String> {
+        match i.zone.as_deref() {
+            Some(z) => Ok(last_segment(z).to_string()),
+            None => self.zone(cluster).map(str::to_string),
+        }
+    }
+
+    /// (name, zone) of the instances of `cluster` that `keep` selects.
+    async fn targets(
+        &self,
+        cluster: &ClusterRef,
+        keep: impl Fn(InstanceState) -> bool,
+    ) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for i in self.list(cluster).await? {
+            if let Some(name) = i.name.clone()
+                && keep(state_of(i.status.as_ref()))
+            {
+                out.push((name, self.zone_of(cluster, &i)?));
+            }
+        }
         Ok(out)
     }
 
@@ -506,29 +554,26 @@ impl Provisioner for GcpProvisioner {
     }
 
     async fn stop_instances(&self, cluster: &ClusterRef) -> Result<()> {
-        let zone = self.zone(cluster)?;
         let at = self.at(cluster, None);
-        let nodes = self.list(cluster).await?;
-        let stops = nodes
-            .iter()
-            .filter(|i| state_of(i.status.as_ref()) != InstanceState::Stopped)
-            .filter_map(|i| i.name.clone())
-            .map(|name| {
-                let at = at.clone();
-                async move {
-                    let op = self
-                        .instances
-                        .stop()
-                        .set_project(&self.project)
-                        .set_zone(zone)
-                        .set_instance(name)
-                        .poller()
-                        .until_done()
-                        .await
-                        .map_err(|e| from_gax(&e, at.clone()))?;
-                    self.check_op(&op, &at)
-                }
-            });
+        let nodes = self
+            .targets(cluster, |s| s != InstanceState::Stopped)
+            .await?;
+        let stops = nodes.into_iter().map(|(name, zone)| {
+            let at = at.clone();
+            async move {
+                let op = self
+                    .instances
+                    .stop()
+                    .set_project(&self.project)
+                    .set_zone(&zone)
+                    .set_instance(name)
+                    .poller()
+                    .until_done()
+                    .await
+                    .map_err(|e| from_gax(&e, at.clone()))?;
+                self.check_op(&op, &at)
+            }
+        });
         futures_util::future::join_all(stops)
             .await
             .into_iter()
@@ -537,29 +582,26 @@ impl Provisioner for GcpProvisioner {
     }
 
     async fn start_instances(&self, cluster: &ClusterRef) -> Result<Vec<InstanceInfo>> {
-        let zone = self.zone(cluster)?;
         let at = self.at(cluster, None);
-        let nodes = self.list(cluster).await?;
-        let starts = nodes
-            .iter()
-            .filter(|i| state_of(i.status.as_ref()) != InstanceState::Running)
-            .filter_map(|i| i.name.clone())
-            .map(|name| {
-                let at = at.clone();
-                async move {
-                    let op = self
-                        .instances
-                        .start()
-                        .set_project(&self.project)
-                        .set_zone(zone)
-                        .set_instance(name)
-                        .poller()
-                        .until_done()
-                        .await
-                        .map_err(|e| from_gax(&e, at.clone()))?;
-                    self.check_op(&op, &at)
-                }
-            });
+        let nodes = self
+            .targets(cluster, |s| s != InstanceState::Running)
+            .await?;
+        let starts = nodes.into_iter().map(|(name, zone)| {
+            let at = at.clone();
+            async move {
+                let op = self
+                    .instances
+                    .start()
+                    .set_project(&self.project)
+                    .set_zone(&zone)
+                    .set_instance(name)
+                    .poller()
+                    .until_done()
+                    .await
+                    .map_err(|e| from_gax(&e, at.clone()))?;
+                self.check_op(&op, &at)
+            }
+        });
         futures_util::future::join_all(starts)
             .await
             .into_iter()
@@ -570,17 +612,16 @@ impl Provisioner for GcpProvisioner {
     /// Deletes every node, then the cluster's firewall rules, and checks that no node is
     /// listed any more. A missing cluster (or node) is not an error.
     async fn terminate_instances(&self, cluster: &ClusterRef) -> Result<()> {
-        let zone = self.zone(cluster)?;
         let at = self.at(cluster, None);
-        let nodes = self.list(cluster).await?;
-        let deletes = nodes.iter().filter_map(|i| i.name.clone()).map(|name| {
+        let nodes = self.targets(cluster, |_| true).await?;
+        let deletes = nodes.into_iter().map(|(name, zone)| {
             let at = at.clone();
             async move {
                 match self
                     .instances
                     .delete()
                     .set_project(&self.project)
-                    .set_zone(zone)
+                    .set_zone(&zone)
                     .set_instance(name)
                     .poller()
                     .until_done()

@@ -7,7 +7,7 @@
 //!   and leaves the instance `PROVISIONING`; the first `GET .../operations/{op}` finishes the
 //!   operation (`DONE`) and applies its effect (`RUNNING`). Stop → `STOPPING` → `TERMINATED`,
 //!   start → `STAGING` → `RUNNING`, delete → `STOPPING` → gone.
-//! - `list` honours `filter=labels.K=V` terms, AND'ed.
+//! - `list` and `aggregatedList` honour `filter=labels.K=V` terms, AND'ed.
 //! - Firewalls: insert, get, update (PUT), delete, through global operations.
 //! - A fault script makes the next inserts (in a zone, or anywhere) fail, either as an HTTP
 //!   error body or as a `DONE` operation with an `error`, and every insert call is recorded.
@@ -372,6 +372,32 @@ impl Respond for Responder {
                     list["items"] = Value::Array(items);
                 }
                 ResponseTemplate::new(200).set_body_json(list)
+            }
+            ("GET", ["aggregated", "instances"]) => {
+                let filter = query.get("filter").cloned().unwrap_or_default();
+                let mut items: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+                for ((p, z, _), i) in &st.instances {
+                    if p == &project {
+                        match matches_filter(i, &filter) {
+                            Ok(true) => items
+                                .entry(format!("zones/{z}"))
+                                .or_default()
+                                .push(i.clone()),
+                            Ok(false) => {}
+                            Err(m) => return error_body(400, "invalid", &m),
+                        }
+                    }
+                }
+                let items: serde_json::Map<String, Value> = items
+                    .into_iter()
+                    .map(|(scope, list)| (scope, json!({ "instances": list })))
+                    .collect();
+                ResponseTemplate::new(200).set_body_json(json!({
+                    "kind": "compute#instanceAggregatedList",
+                    "id": format!("projects/{project}/aggregated/instances"),
+                    "items": items,
+                    "selfLink": format!("{BASE}/projects/{project}/aggregated/instances"),
+                }))
             }
             ("POST", ["zones", zone, "instances"]) => {
                 let zone = zone.to_string();

@@ -170,20 +170,65 @@ async fn stop_and_start_go_through_zone_operations() {
 }
 
 #[tokio::test]
-async fn a_cluster_without_a_zone_is_an_invalid_request() {
+async fn a_cluster_without_a_zone_is_found_across_its_region_but_not_launched() {
     let fake = FakeGce::start().await;
     let gcp = provisioner(&fake).await;
-    let c = ClusterRef {
+    let zoneless = |region: &str| ClusterRef {
         name: "nz".into(),
-        region: "us-central1".into(),
+        region: region.into(),
         zone: None,
     };
     let e = gcp
-        .run_instances(&LaunchRequest::new(c, "n2-standard-8", 1))
+        .run_instances(&LaunchRequest::new(
+            zoneless("us-central1"),
+            "n2-standard-8",
+            1,
+        ))
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidRequest);
     assert!(fake.inserts().is_empty());
+
+    // Nodes launched in a zone are found (aggregated list), stopped, started and deleted
+    // through a reference that lost its zone; another region's namesake is left alone.
+    gcp.run_instances(&LaunchRequest::new(
+        cluster("nz", "us-central1-c"),
+        "n2-standard-8",
+        2,
+    ))
+    .await
+    .unwrap();
+    gcp.run_instances(&LaunchRequest::new(
+        cluster("nz", "europe-west4-a"),
+        "n2-standard-8",
+        1,
+    ))
+    .await
+    .unwrap();
+    let c = zoneless("us-central1");
+    let nodes = gcp.query_instances(&c).await.unwrap();
+    assert_eq!(nodes.iter().map(|n| n.rank).collect::<Vec<_>>(), [0, 1]);
+    assert!(
+        nodes
+            .iter()
+            .all(|n| n.zone.as_deref() == Some("us-central1-c"))
+    );
+    gcp.stop_instances(&c).await.unwrap();
+    gcp.wait_instances(&c, InstanceState::Stopped, Duration::from_secs(5))
+        .await
+        .unwrap();
+    gcp.start_instances(&c).await.unwrap();
+    gcp.terminate_instances(&c).await.unwrap();
+    assert!(gcp.query_instances(&c).await.unwrap().is_empty());
+    let left = fake.instances();
+    assert_eq!(left.len(), 1);
+    assert!(
+        left[0]["zone"]
+            .as_str()
+            .unwrap()
+            .ends_with("europe-west4-a")
+    );
+    assert_eq!(left[0]["status"], "RUNNING");
 }
 
 /// Every error class, injected at insert time, comes back through the real client with the
