@@ -80,10 +80,14 @@ fn adc_file() -> Option<PathBuf> {
     gcloud_dir().map(|d| d.join("application_default_credentials.json"))
 }
 
-/// `quota_project_id` of a credentials JSON file.
+/// `quota_project_id` (or `project_id`) of a credentials JSON file.
 fn quota_project(path: &std::path::Path) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    quota_project_of(&std::fs::read_to_string(path).ok()?)
+}
+
+/// `quota_project_id` (or, for service-account keys, `project_id`) of credentials JSON.
+fn quota_project_of(json: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(json).ok()?;
     v.get("quota_project_id")
         .or_else(|| v.get("project_id"))
         .and_then(|p| p.as_str())
@@ -99,6 +103,11 @@ fn gcloud_config_project() -> Option<String> {
         .unwrap_or_else(|_| "default".into());
     let text = std::fs::read_to_string(dir.join("configurations").join(format!("config_{active}")))
         .ok()?;
+    core_project(&text)
+}
+
+/// `project = ...` in the `[core]` section of a gcloud configuration file.
+fn core_project(text: &str) -> Option<String> {
     let mut in_core = false;
     for line in text.lines() {
         let line = line.trim();
@@ -361,5 +370,34 @@ impl GcpBuilder {
             }
         }
         report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_project_is_read_from_gcloud_files() {
+        let cfg = "[compute]\nzone = us-central1-a\n[core]\naccount = me@example.com\nproject = my-proj\n";
+        assert_eq!(core_project(cfg).as_deref(), Some("my-proj"));
+        assert_eq!(core_project("[compute]\nproject = not-core\n"), None);
+        let adc = r#"{"type":"authorized_user","client_id":"x","quota_project_id":"qp"}"#;
+        assert_eq!(quota_project_of(adc).as_deref(), Some("qp"));
+        let sa = r#"{"type":"service_account","project_id":"sa-proj"}"#;
+        assert_eq!(quota_project_of(sa).as_deref(), Some("sa-proj"));
+        assert_eq!(quota_project_of("not json"), None);
+    }
+
+    #[tokio::test]
+    async fn build_without_a_project_is_an_auth_error() {
+        let e = GcpBuilder::new()
+            .anonymous_credentials()
+            .build()
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Auth);
+        assert_eq!(e.scope(), Scope::Cloud);
+        assert!(e.message().contains("GOOGLE_CLOUD_PROJECT"), "{e}");
     }
 }

@@ -14,7 +14,8 @@
 //! - GPUs: N1 hosts get `guestAccelerators` (`V100` → `nvidia-tesla-v100`, see
 //!   [`accelerator_type`]); the a2, a3, a4 and g2 families carry their GPUs in the machine
 //!   type. GPU nodes use `onHostMaintenance: TERMINATE`. Spot nodes use
-//!   `scheduling.provisioningModel: SPOT`.
+//!   `scheduling.provisioningModel: SPOT` with `instanceTerminationAction: STOP`, so a
+//!   preempted node keeps its disk and shows as stopped.
 //! - The boot disk takes the task's `image_id` or a default image family, the SSH public key
 //!   goes into the `ssh-keys` metadata, and one firewall rule per cluster opens port 22 and the
 //!   task's ports to the cluster's network tag only.

@@ -353,6 +353,14 @@ impl GcpProvisioner {
     async fn insert(&self, req: &LaunchRequest, zone: &str, rank: u32) -> Result<()> {
         let at = self.at(&req.cluster, Some(&req.instance_type));
         let body = self.instance_body(req, zone, rank)?;
+        tracing::info!(
+            project = %self.project,
+            zone,
+            instance = body.name.as_deref().unwrap_or_default(),
+            machine_type = %req.instance_type,
+            spot = req.spot,
+            "inserting a Compute Engine instance"
+        );
         let op = self
             .instances
             .insert()
@@ -614,6 +622,7 @@ impl Provisioner for GcpProvisioner {
     async fn terminate_instances(&self, cluster: &ClusterRef) -> Result<()> {
         let at = self.at(cluster, None);
         let nodes = self.targets(cluster, |_| true).await?;
+        tracing::info!(cluster = %cluster.name, nodes = nodes.len(), "deleting Compute Engine instances");
         let deletes = nodes.into_iter().map(|(name, zone)| {
             let at = at.clone();
             async move {
