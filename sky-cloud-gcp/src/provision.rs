@@ -155,7 +155,8 @@ impl GcpProvisioner {
     async fn list(&self, cluster: &ClusterRef) -> Result<Vec<Instance>> {
         let at = self.at(cluster, None);
         let want = cluster_label(&cluster.name);
-        let filter = format!("labels.{LABEL_CLUSTER}={want}");
+        // SkyPilot's proven form: `(labels.<key> = <value>)`.
+        let filter = format!("(labels.{LABEL_CLUSTER} = {want})");
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {

@@ -239,6 +239,17 @@ async fn cloud_wide_and_invalid_errors_stop_after_one_try_and_leave_nothing() {
         ),
         (
             FaultShape::Http {
+                status: 403,
+                reason: "accessNotConfigured",
+                message:
+                    "Compute Engine API has not been used in project 1 before or it is disabled."
+                        .into(),
+            },
+            ErrorKind::Auth,
+            Decision::Block(Scope::Cloud),
+        ),
+        (
+            FaultShape::Http {
                 status: 400,
                 reason: "invalid",
                 message: "Invalid value for field 'resource.disks[0].initializeParams.sourceImage'"

@@ -7,7 +7,7 @@
 //!   and leaves the instance `PROVISIONING`; the first `GET .../operations/{op}` finishes the
 //!   operation (`DONE`) and applies its effect (`RUNNING`). Stop → `STOPPING` → `TERMINATED`,
 //!   start → `STAGING` → `RUNNING`, delete → `STOPPING` → gone.
-//! - `list` and `aggregatedList` honour `filter=labels.K=V` terms, AND'ed.
+//! - `list` and `aggregatedList` honour `(labels.K = V)` filter terms, AND'ed.
 //! - Firewalls: insert, get, update (PUT), delete, through global operations.
 //! - A fault script makes the next inserts (in a zone, or anywhere) fail, either as an HTTP
 //!   error body or as a `DONE` operation with an `error`, and every insert call is recorded.
@@ -123,14 +123,13 @@ struct Responder(Arc<Mutex<State>>);
 
 const BASE: &str = "https://www.googleapis.com/compute/v1";
 
+/// Google's error body; without a `reason`, as a load balancer answers, no `errors` list.
 fn error_body(status: u16, reason: &str, message: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_json(json!({
-        "error": {
-            "code": status,
-            "message": message,
-            "errors": [{ "message": message, "domain": "global", "reason": reason }]
-        }
-    }))
+    let mut error = json!({ "code": status, "message": message });
+    if !reason.is_empty() {
+        error["errors"] = json!([{ "message": message, "domain": "global", "reason": reason }]);
+    }
+    ResponseTemplate::new(status).set_body_json(json!({ "error": error }))
 }
 
 fn not_found(what: &str) -> ResponseTemplate {
@@ -308,11 +307,11 @@ impl State {
 }
 
 fn matches_filter(instance: &Value, filter: &str) -> Result<bool, String> {
-    let cleaned = filter.replace(['(', ')'], " ");
-    for term in cleaned
-        .split_whitespace()
-        .filter(|t| !t.eq_ignore_ascii_case("AND"))
-    {
+    if filter.trim().is_empty() {
+        return Ok(true);
+    }
+    for clause in filter.split(" AND ") {
+        let term = clause.trim().trim_matches(|c| c == '(' || c == ')').trim();
         let (k, v) = term
             .split_once('=')
             .ok_or_else(|| format!("Invalid list filter expression '{filter}'"))?;

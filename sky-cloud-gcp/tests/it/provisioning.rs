@@ -284,6 +284,16 @@ async fn insert_errors_are_classified_through_the_client() {
             "quotaExceeded",
         ),
         (
+            http(
+                503,
+                "",
+                "The zone 'projects/p/zones/us-east1-b' does not have enough resources available to fulfill the request.",
+            ),
+            ErrorKind::Capacity,
+            Scope::Zone,
+            "HTTP 503",
+        ),
+        (
             http(403, "rateLimitExceeded", "Rate Limit Exceeded"),
             ErrorKind::Transient,
             Scope::Zone,
