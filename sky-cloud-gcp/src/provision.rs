@@ -370,9 +370,13 @@ impl GcpProvisioner {
             .set_body(body)
             .poller()
             .until_done()
-            .await
-            .map_err(|e| from_gax(&e, at.clone()))?;
-        self.check_op(&op, &at)
+            .await;
+        match op {
+            Ok(op) => self.check_op(&op, &at),
+            // The node's name is its rank: a concurrent launch of the same cluster made it.
+            Err(e) if e.http_status_code() == Some(409) => Ok(()),
+            Err(e) => Err(from_gax(&e, at)),
+        }
     }
 
     /// Creates or updates the ingress rule `name`: TCP `ports` to the cluster's network tag.
@@ -430,7 +434,11 @@ impl GcpProvisioner {
             }
             Err(e) => return Err(from_gax(&e, at)),
         };
-        let op = op.map_err(|e| from_gax(&e, at.clone()))?;
+        let op = match op {
+            // A concurrent launch made it first.
+            Err(e) if e.http_status_code() == Some(409) => return Ok(()),
+            other => other.map_err(|e| from_gax(&e, at.clone()))?,
+        };
         match GceFault::from_operation(&op) {
             // A concurrent launch made it first.
             Some(f) if f.codes.iter().any(|c| c == "RESOURCE_ALREADY_EXISTS") => Ok(()),

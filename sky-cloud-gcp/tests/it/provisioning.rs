@@ -379,3 +379,23 @@ async fn check_names_its_sources_and_verifies_with_projects_get() {
     assert!(!report.ok());
     assert!(report.to_string().contains("no GCP project"), "{report}");
 }
+
+#[tokio::test]
+async fn concurrent_launches_of_one_cluster_make_each_node_once() {
+    let fake = FakeGce::start().await;
+    let gcp = provisioner(&fake).await;
+    let req = LaunchRequest::new(cluster("race", "us-west1-b"), "n2-standard-8", 2);
+    let (x, y) = tokio::join!(gcp.bootstrap(&req), gcp.bootstrap(&req));
+    x.unwrap();
+    y.unwrap();
+    assert_eq!(fake.firewalls().len(), 1);
+    let (a, b) = tokio::join!(gcp.run_instances(&req), gcp.run_instances(&req));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(fake.instances().len(), 2);
+    assert_eq!(a.iter().map(|n| n.rank).collect::<Vec<_>>(), [0, 1]);
+    assert_eq!(
+        a.iter().map(|n| &n.id).collect::<Vec<_>>(),
+        b.iter().map(|n| &n.id).collect::<Vec<_>>()
+    );
+    gcp.terminate_instances(&req.cluster).await.unwrap();
+}
