@@ -1,0 +1,459 @@
+//! [`AzureBuilder`]: subscription, credential chain and endpoint; `sky check`'s credential
+//! report; and [`AzureBuilder::build`].
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use azure_core::credentials::{AccessToken, Secret, TokenCredential, TokenRequestOptions};
+use azure_identity::{ClientSecretCredential, DeveloperToolsCredential, ManagedIdentityCredential};
+use serde::Deserialize;
+use sky_core::catalog::AzureCatalog;
+use sky_core::check::{CredentialReport, SourceOutcome};
+use sky_core::error::{Error, ErrorKind, Placement, Scope};
+
+use crate::CLOUD;
+use crate::arm::{ARM_ENDPOINT, ARM_SCOPE, Arm, api};
+use crate::provision::AzureProvisioner;
+
+/// The environment variable naming the subscription.
+pub const SUBSCRIPTION_ENV: &str = "AZURE_SUBSCRIPTION_ID";
+/// The environment variable overriding the ARM endpoint (tests, sovereign clouds).
+pub const ENDPOINT_ENV: &str = "SKY_AZURE_ENDPOINT";
+
+const SP_SOURCE: &str =
+    "service principal from environment (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET)";
+const CLI_SOURCE: &str = "developer tools (Azure CLI `az`, Azure Developer CLI `azd`)";
+const MI_SOURCE: &str = "managed identity";
+const GIVEN_SOURCE: &str = "credential supplied by the embedder";
+
+/// Where the subscription came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum SubscriptionSource {
+    Given,
+    Env,
+    Profile(PathBuf),
+}
+
+/// Builds an [`AzureProvisioner`]: which subscription, which credential, which endpoint.
+///
+/// ```no_run
+/// # async fn f() -> Result<(), sky_core::error::Error> {
+/// use sky_cloud_azure::AzureBuilder;
+/// let builder = AzureBuilder::from_env();
+/// println!("{}", builder.check().await);
+/// let azure = builder.build().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct AzureBuilder {
+    subscription: Option<(String, SubscriptionSource)>,
+    /// What was tried to find the subscription, for the report.
+    subscription_tried: Vec<(String, SourceOutcome)>,
+    endpoint: String,
+    credential: Option<Arc<dyn TokenCredential>>,
+    poll_interval: Duration,
+    max_retry_after: Duration,
+    catalog: Option<Arc<AzureCatalog>>,
+}
+
+impl fmt::Debug for AzureBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AzureBuilder")
+            .field("subscription", &self.subscription.as_ref().map(|s| &s.0))
+            .field("endpoint", &self.endpoint)
+            .field("credential", &self.credential.as_ref().map(|_| "<given>"))
+            .field("poll_interval", &self.poll_interval)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+struct Profile {
+    #[serde(default)]
+    subscriptions: Vec<ProfileSubscription>,
+}
+
+#[derive(Deserialize)]
+struct ProfileSubscription {
+    id: String,
+    #[serde(default, rename = "isDefault")]
+    is_default: bool,
+}
+
+/// The default subscription of the az CLI's `azureProfile.json` (which starts with a BOM).
+fn profile_default(text: &str) -> Result<Option<String>, String> {
+    let text = text.trim_start_matches('\u{feff}');
+    let p: Profile = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    Ok(p.subscriptions
+        .into_iter()
+        .find(|s| s.is_default)
+        .map(|s| s.id))
+}
+
+impl AzureBuilder {
+    /// A builder with nothing found: no subscription, the credential chain, the public ARM
+    /// endpoint, a 5 s poll interval.
+    pub fn new() -> Self {
+        AzureBuilder {
+            subscription: None,
+            subscription_tried: Vec::new(),
+            endpoint: ARM_ENDPOINT.to_string(),
+            credential: None,
+            poll_interval: Duration::from_secs(5),
+            max_retry_after: Duration::from_secs(60),
+            catalog: None,
+        }
+    }
+
+    /// Reads the subscription from `AZURE_SUBSCRIPTION_ID`, else the az CLI's default in
+    /// `~/.azure/azureProfile.json` (or `$AZURE_CONFIG_DIR/azureProfile.json`), and the
+    /// endpoint from `SKY_AZURE_ENDPOINT` when set. The credential is the chain described
+    /// in the crate docs unless [`AzureBuilder::credential`] replaces it.
+    pub fn from_env() -> Self {
+        let mut b = AzureBuilder::new();
+        if let Ok(url) = std::env::var(ENDPOINT_ENV)
+            && !url.trim().is_empty()
+        {
+            b.endpoint = url;
+        }
+        match std::env::var(SUBSCRIPTION_ENV) {
+            Ok(s) if !s.trim().is_empty() => {
+                b.subscription_tried
+                    .push((SUBSCRIPTION_ENV.to_string(), SourceOutcome::Found));
+                b.subscription = Some((s.trim().to_string(), SubscriptionSource::Env));
+                return b;
+            }
+            _ => b
+                .subscription_tried
+                .push((SUBSCRIPTION_ENV.to_string(), SourceOutcome::Missing)),
+        }
+        let dir = std::env::var_os("AZURE_CONFIG_DIR")
+            .map(PathBuf::from)
+            .or_else(|| dirs::home_dir().map(|h| h.join(".azure")));
+        let Some(path) = dir.map(|d| d.join("azureProfile.json")) else {
+            return b;
+        };
+        let name = format!("default subscription in {}", path.display());
+        match std::fs::read_to_string(&path) {
+            Err(_) => b.subscription_tried.push((name, SourceOutcome::Missing)),
+            Ok(text) => match profile_default(&text) {
+                Ok(Some(id)) => {
+                    b.subscription_tried.push((name, SourceOutcome::Found));
+                    b.subscription = Some((id, SubscriptionSource::Profile(path)));
+                }
+                Ok(None) => b.subscription_tried.push((
+                    name,
+                    SourceOutcome::Invalid("no default subscription (run `az account set`)".into()),
+                )),
+                Err(e) => b.subscription_tried.push((name, SourceOutcome::Invalid(e))),
+            },
+        }
+        b
+    }
+
+    /// Uses this subscription id.
+    pub fn subscription(mut self, id: impl Into<String>) -> Self {
+        self.subscription = Some((id.into(), SubscriptionSource::Given));
+        self
+    }
+
+    /// Talks to this ARM endpoint instead of `https://management.azure.com` (tests, sovereign
+    /// clouds).
+    pub fn endpoint(mut self, url: impl Into<String>) -> Self {
+        self.endpoint = url.into();
+        self
+    }
+
+    /// Uses this credential instead of the chain.
+    pub fn credential(mut self, cred: Arc<dyn TokenCredential>) -> Self {
+        self.credential = Some(cred);
+        self
+    }
+
+    /// How often long-running operations and instance states are polled when ARM gives no
+    /// `Retry-After` (default 5 s).
+    pub fn poll_interval(mut self, d: Duration) -> Self {
+        self.poll_interval = d;
+        self
+    }
+
+    /// The longest `Retry-After` honoured (default 60 s; tests make it tiny).
+    pub fn max_retry_after(mut self, d: Duration) -> Self {
+        self.max_retry_after = d;
+        self
+    }
+
+    /// The Azure catalog, whose `Generation` column picks the default image (Gen1 or Gen2
+    /// Ubuntu). Without it, the resource SKUs API's `HyperVGenerations` decides, else Gen2.
+    pub fn catalog(mut self, catalog: Arc<AzureCatalog>) -> Self {
+        self.catalog = Some(catalog);
+        self
+    }
+
+    /// The credential chain: the given credential, or each configured source in order.
+    fn chain(&self) -> Result<Arc<ChainCredential>, Error> {
+        let mut sources: Vec<(&'static str, Arc<dyn TokenCredential>)> = Vec::new();
+        if let Some(c) = &self.credential {
+            sources.push((GIVEN_SOURCE, c.clone()));
+            return Ok(Arc::new(ChainCredential::new(sources)));
+        }
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        if let (Some(t), Some(c), Some(s)) = (
+            env("AZURE_TENANT_ID"),
+            env("AZURE_CLIENT_ID"),
+            env("AZURE_CLIENT_SECRET"),
+        ) {
+            let cred = ClientSecretCredential::new(&t, c, Secret::new(s), None).map_err(|e| {
+                Error::new(ErrorKind::Auth, format!("{SP_SOURCE}: {e}"))
+                    .with_placement(Placement::cloud(CLOUD))
+            })?;
+            sources.push((SP_SOURCE, cred));
+        }
+        if let Ok(c) = DeveloperToolsCredential::new(None) {
+            sources.push((CLI_SOURCE, c));
+        }
+        if let Ok(c) = ManagedIdentityCredential::new(None) {
+            sources.push((MI_SOURCE, c));
+        }
+        Ok(Arc::new(ChainCredential::new(sources)))
+    }
+
+    fn no_subscription() -> Error {
+        Error::new(
+            ErrorKind::Auth,
+            format!(
+                "no Azure subscription: set {SUBSCRIPTION_ENV} or run `az login` (and `az account set`)"
+            ),
+        )
+        .with_scope(Scope::Cloud)
+        .with_placement(Placement::cloud(CLOUD))
+    }
+
+    fn arm(&self, cred: Arc<dyn TokenCredential>) -> Result<Arm, Error> {
+        let Some((sub, _)) = &self.subscription else {
+            return Err(Self::no_subscription());
+        };
+        Arm::new(
+            &self.endpoint,
+            cred,
+            sub.clone(),
+            self.poll_interval,
+            self.max_retry_after,
+        )
+    }
+
+    /// Checks the credentials without launching anything: names every subscription and
+    /// credential source tried (never their values), then reads the subscription
+    /// (`GET /subscriptions/{id}`).
+    pub async fn check(&self) -> CredentialReport {
+        let mut report = CredentialReport::new(CLOUD);
+        if matches!(self.subscription, Some((_, SubscriptionSource::Given))) {
+            report.tried(
+                "subscription supplied by the embedder",
+                SourceOutcome::Found,
+            );
+        } else {
+            for (s, o) in &self.subscription_tried {
+                report.tried(s.clone(), o.clone());
+            }
+        }
+        if self.credential.is_none() {
+            let sp_set = ["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"]
+                .iter()
+                .all(|k| std::env::var(k).is_ok_and(|v| !v.is_empty()));
+            if !sp_set {
+                report.tried(SP_SOURCE, SourceOutcome::Missing);
+            }
+        }
+        let chain = match self.chain() {
+            Ok(c) => c,
+            Err(e) => {
+                report.tried(SP_SOURCE, SourceOutcome::Invalid(e.message().to_string()));
+                report.failed(e.to_string());
+                return report;
+            }
+        };
+        let token = chain.first_token().await;
+        for (name, outcome) in chain.attempts() {
+            report.tried(name, outcome);
+        }
+        if token.is_err() {
+            report.failed("no credential source gave an ARM token");
+            return report;
+        }
+        let arm = match self.arm(chain) {
+            Ok(a) => a,
+            Err(e) => {
+                report.failed(e.to_string());
+                return report;
+            }
+        };
+        #[derive(Deserialize)]
+        struct Sub {
+            #[serde(default, rename = "displayName")]
+            display_name: String,
+            #[serde(default)]
+            state: String,
+        }
+        let at = Placement::cloud(CLOUD);
+        match arm
+            .get::<Sub>(&arm.sub_path(""), api::SUBSCRIPTIONS, &at)
+            .await
+        {
+            Ok(Some(s)) if s.state.is_empty() || s.state == "Enabled" => {
+                report.verified(format!(
+                    "subscription {} ({}) is {}",
+                    arm.subscription,
+                    s.display_name,
+                    if s.state.is_empty() {
+                        "readable"
+                    } else {
+                        "enabled"
+                    }
+                ));
+            }
+            Ok(Some(s)) => {
+                report.failed(format!("subscription {} is {}", arm.subscription, s.state));
+            }
+            Ok(None) => {
+                report.failed(format!("subscription {} not found", arm.subscription));
+            }
+            Err(e) => {
+                report.failed(e.to_string());
+            }
+        }
+        report
+    }
+
+    /// Builds the provisioner. Fails (kind auth, scope cloud) without a subscription.
+    pub async fn build(self) -> Result<AzureProvisioner, Error> {
+        let chain = self.chain()?;
+        let arm = self.arm(chain)?;
+        Ok(AzureProvisioner::new(arm, self.catalog))
+    }
+}
+
+impl Default for AzureBuilder {
+    fn default() -> Self {
+        AzureBuilder::new()
+    }
+}
+
+/// Tries each source in order and sticks with the first that gives a token (as the Azure
+/// SDKs' `DefaultAzureCredential`).
+pub(crate) struct ChainCredential {
+    sources: Vec<(&'static str, Arc<dyn TokenCredential>)>,
+    state: Mutex<ChainState>,
+}
+
+#[derive(Default)]
+struct ChainState {
+    picked: Option<usize>,
+    attempts: Vec<(String, SourceOutcome)>,
+}
+
+impl fmt::Debug for ChainCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.sources.iter().map(|s| s.0).collect();
+        f.debug_struct("ChainCredential")
+            .field("sources", &names)
+            .finish()
+    }
+}
+
+impl ChainCredential {
+    fn new(sources: Vec<(&'static str, Arc<dyn TokenCredential>)>) -> Self {
+        ChainCredential {
+            sources,
+            state: Mutex::new(ChainState::default()),
+        }
+    }
+
+    fn attempts(&self) -> Vec<(String, SourceOutcome)> {
+        self.state
+            .lock()
+            .map(|s| s.attempts.clone())
+            .unwrap_or_default()
+    }
+
+    async fn first_token(&self) -> azure_core::Result<AccessToken> {
+        self.get_token(&[ARM_SCOPE], None).await
+    }
+}
+
+#[async_trait]
+impl TokenCredential for ChainCredential {
+    async fn get_token(
+        &self,
+        scopes: &[&str],
+        options: Option<TokenRequestOptions<'_>>,
+    ) -> azure_core::Result<AccessToken> {
+        let picked = self.state.lock().ok().and_then(|s| s.picked);
+        if let Some(i) = picked
+            && let Some((_, c)) = self.sources.get(i)
+        {
+            return c.get_token(scopes, options).await;
+        }
+        let mut attempts = Vec::new();
+        let mut result = None;
+        for (i, (name, c)) in self.sources.iter().enumerate() {
+            if result.is_some() {
+                attempts.push((name.to_string(), SourceOutcome::Skipped));
+                continue;
+            }
+            match c.get_token(scopes, options.clone()).await {
+                Ok(t) => {
+                    attempts.push((name.to_string(), SourceOutcome::Found));
+                    result = Some((i, t));
+                }
+                Err(e) => {
+                    // The SDK's messages name the failure, not the secret.
+                    let why: String = e
+                        .to_string()
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .chars()
+                        .take(200)
+                        .collect();
+                    attempts.push((name.to_string(), SourceOutcome::Invalid(why)));
+                }
+            }
+        }
+        if let Ok(mut s) = self.state.lock() {
+            s.attempts = attempts;
+            s.picked = result.as_ref().map(|r| r.0);
+        }
+        match result {
+            Some((_, t)) => Ok(t),
+            None => Err(azure_core::Error::with_message(
+                azure_core::error::ErrorKind::Credential,
+                "no Azure credential source gave a token (tried: service principal environment, az/azd CLI, managed identity)",
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profile_default_skips_the_bom_and_picks_the_default() {
+        let text = "\u{feff}{\"subscriptions\":[{\"id\":\"a\",\"isDefault\":false},{\"id\":\"b\",\"isDefault\":true}]}";
+        assert_eq!(profile_default(text).unwrap().as_deref(), Some("b"));
+        assert_eq!(profile_default("{\"subscriptions\":[]}").unwrap(), None);
+        assert!(profile_default("nope").is_err());
+    }
+
+    #[tokio::test]
+    async fn build_without_subscription_is_a_cloud_wide_auth_error() {
+        let err = AzureBuilder::new().build().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Auth);
+        assert_eq!(err.scope(), Scope::Cloud);
+        assert!(err.message().contains(SUBSCRIPTION_ENV));
+    }
+}
