@@ -22,6 +22,7 @@
 //! | `InvalidParameter`, `InvalidRequestContent`, `InvalidRequestFormat`, `InvalidTemplate`, `BadRequest`, `PlatformImageNotFound`, `ImageNotFound`, `InvalidResourceReference`, `MissingSubscriptionRegistration` | "The parameter … is not valid." / "The request content was invalid and couldn't be deserialized." (*Azure Resource Manager common errors*) | invalid request (abort) | cloud |
 //! | other 401 / 403 | — | auth | cloud |
 //! | other 404 (`ResourceNotFound`, `ResourceGroupNotFound`, `NotFound`) | — | not found | region |
+//! | other 400 | — | invalid request (abort) | cloud |
 //! | anything else | — | unexpected | region |
 
 use std::time::Duration;
@@ -258,7 +259,6 @@ pub fn classify(status: Option<u16>, code: Option<&str>, message: &str) -> (Erro
         Some(s) if s >= 500 => (ErrorKind::Transient, Scope::Region),
         Some(401 | 403) => (ErrorKind::Auth, Scope::Cloud),
         Some(404) => (ErrorKind::NotFound, Scope::Region),
-        Some(409) => (ErrorKind::AlreadyExists, Scope::Region),
         Some(400) => (ErrorKind::InvalidRequest, Scope::Cloud),
         _ => match code {
             Some(c) if c.eq_ignore_ascii_case("InternalServerError") => {
