@@ -18,7 +18,7 @@
 //! | `InvalidAuthenticationToken`, `InvalidAuthenticationTokenTenant`, `ExpiredAuthenticationToken`, `AuthenticationFailed` (401) | "Authentication failed. The 'Authorization' header is missing or is in an invalid format." (*Azure Resource Manager common errors*) | auth | cloud |
 //! | `SubscriptionNotFound`, `InvalidSubscriptionId`, `ReadOnlyDisabledSubscription` | "A specified resource or resource group can't be found … the subscription isn't registered / is disabled." (*Azure Resource Manager common errors*) | auth | cloud |
 //! | 429 `TooManyRequests` (with `Retry-After`) | "Resource Manager … returns HTTP status code 429 Too many requests … The response includes a Retry-After value." (*Understand how Azure Resource Manager throttles requests*) | transient | region |
-//! | any 5xx (`InternalServerError`, `ServiceUnavailable`, …) | "If you get a 5xx status code, the request might succeed when retried." (*Azure REST API reference*) | transient | region |
+//! | any 5xx; `InternalServerError`, `InternalOperationError`, `ServiceUnavailable`, `GatewayTimeout` (also as a failed operation) | "If you get a 5xx status code, the request might succeed when retried." (*Azure REST API reference*) | transient | region |
 //! | `InvalidParameter`, `InvalidRequestContent`, `InvalidRequestFormat`, `InvalidTemplate`, `BadRequest`, `PlatformImageNotFound`, `ImageNotFound`, `InvalidResourceReference`, `MissingSubscriptionRegistration` | "The parameter … is not valid." / "The request content was invalid and couldn't be deserialized." (*Azure Resource Manager common errors*) | invalid request (abort) | cloud |
 //! | other 401 / 403 | — | auth | cloud |
 //! | other 404 (`ResourceNotFound`, `ResourceGroupNotFound`, `NotFound`) | — | not found | region |
@@ -60,6 +60,8 @@ const QUOTA_DOC: &str = "Resolve errors for resource quotas: \"Operation could n
 const AUTHZ_DOC: &str = "Azure Resource Manager common errors: \"The client '<identifier>' with object ID '<identifier>' doesn't have authorization to perform action '<operation>' over scope '<scope>'.\"";
 const TOKEN_DOC: &str = "Azure Resource Manager common errors: \"Authentication failed. The 'Authorization' header is missing or is in an invalid format.\"";
 const SUB_DOC: &str = "Azure Resource Manager common errors: \"The subscription '<subscription>' could not be found.\" / the subscription is disabled or read-only";
+const RETRY_DOC: &str = "Azure REST API reference: a 5xx status (or a failed operation with a server error code) is a service-side failure; \"the request might succeed when retried\"";
+const THROTTLE_DOC: &str = "Understand how Azure Resource Manager throttles requests: \"you receive an HTTP status code 429 Too many requests ... The response includes a Retry-After value\"";
 const PARAM_DOC: &str = "Azure Resource Manager common errors: \"The parameter <name> is not valid.\" / \"The request content was invalid and couldn't be deserialized.\"";
 
 /// The table of known ARM codes, in the order [`classify`] consults it.
@@ -148,6 +150,36 @@ pub const TABLE: &[Row] = &[
         ErrorKind::Auth,
         Scope::Cloud,
         SUB_DOC,
+    ),
+    row(
+        "TooManyRequests",
+        ErrorKind::Transient,
+        Scope::Region,
+        THROTTLE_DOC,
+    ),
+    row(
+        "InternalServerError",
+        ErrorKind::Transient,
+        Scope::Region,
+        RETRY_DOC,
+    ),
+    row(
+        "InternalOperationError",
+        ErrorKind::Transient,
+        Scope::Region,
+        RETRY_DOC,
+    ),
+    row(
+        "ServiceUnavailable",
+        ErrorKind::Transient,
+        Scope::Region,
+        RETRY_DOC,
+    ),
+    row(
+        "GatewayTimeout",
+        ErrorKind::Transient,
+        Scope::Region,
+        RETRY_DOC,
     ),
     row(
         "InvalidParameter",
@@ -250,9 +282,6 @@ pub fn classify(status: Option<u16>, code: Option<&str>, message: &str) -> (Erro
         {
             return (ErrorKind::Quota, Scope::Region);
         }
-        if code.eq_ignore_ascii_case("TooManyRequests") {
-            return (ErrorKind::Transient, Scope::Region);
-        }
     }
     match status {
         Some(429) => (ErrorKind::Transient, Scope::Region),
@@ -260,12 +289,7 @@ pub fn classify(status: Option<u16>, code: Option<&str>, message: &str) -> (Erro
         Some(401 | 403) => (ErrorKind::Auth, Scope::Cloud),
         Some(404) => (ErrorKind::NotFound, Scope::Region),
         Some(400) => (ErrorKind::InvalidRequest, Scope::Cloud),
-        _ => match code {
-            Some(c) if c.eq_ignore_ascii_case("InternalServerError") => {
-                (ErrorKind::Transient, Scope::Region)
-            }
-            _ => (ErrorKind::Unexpected, Scope::Region),
-        },
+        _ => (ErrorKind::Unexpected, Scope::Region),
     }
 }
 
