@@ -723,11 +723,14 @@ impl Provisioner for AzureProvisioner {
     async fn run_instances(&self, req: &LaunchRequest) -> Result<Vec<InstanceInfo>> {
         let c = &req.cluster;
         Self::no_zones(c)?;
+        // A VM whose creation failed (provisioning state `Failed`) is created again: a
+        // second PUT of the same VM retries its deployment.
         let have: BTreeSet<u32> = self
-            .query_instances(c)
+            .vms(c)
             .await?
             .iter()
-            .map(|i| i.rank)
+            .filter(|vm| vm.properties.provisioning_state != "Failed")
+            .filter_map(|vm| vm.tags.get(TAG_RANK).and_then(|r| r.parse().ok()))
             .collect();
         let missing: Vec<u32> = (0..req.num_nodes).filter(|r| !have.contains(r)).collect();
         if !missing.is_empty() {

@@ -194,7 +194,8 @@ impl FakeArm {
         self
     }
 
-    /// Sets a usage limit (`cores`, `lowPriorityCores` or a family) in a region.
+    /// Sets a usage limit (`cores`, `lowPriorityCores` or a family) in a region (`*`: every
+    /// region without its own).
     pub fn limit(&self, region: &str, usage: &str, limit: i64) -> &Self {
         self.state
             .lock()
@@ -928,6 +929,7 @@ impl State {
                 let limit = self
                     .limits
                     .get(&(loc.to_string(), n.clone()))
+                    .or_else(|| self.limits.get(&("*".to_string(), n.clone())))
                     .copied()
                     .unwrap_or(1000);
                 json!({
