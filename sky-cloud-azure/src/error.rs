@@ -341,7 +341,8 @@ mod tests {
     #[test]
     fn issue_table() {
         use ErrorKind::*;
-        let rows: &[(Option<u16>, Option<&str>, &str, ErrorKind, Scope)] = &[
+        type Case<'a> = (Option<u16>, Option<&'a str>, &'a str, ErrorKind, Scope);
+        let rows: &[Case<'_>] = &[
             (
                 Some(409),
                 Some("SkuNotAvailable"),

@@ -57,7 +57,7 @@ async fn a_spot_cluster_has_the_documented_shape_and_goes_away() {
         .unwrap();
 
     let rg = resource_group(&c);
-    assert_eq!(fake.groups(), [rg.clone()]);
+    assert_eq!(fake.groups(), std::slice::from_ref(&rg));
     let made = fake.creations();
     assert_eq!(made.len(), 2);
     for m in &made {
