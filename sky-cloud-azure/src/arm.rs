@@ -9,10 +9,10 @@
 //!
 //! Both honour `Retry-After` (capped by [`Arm::max_retry_after`]).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use azure_core::credentials::TokenCredential;
+use azure_core::credentials::{AccessToken, TokenCredential};
 use reqwest::{Method, Response, StatusCode};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -53,6 +53,9 @@ pub(crate) struct Arm {
     pub poll: Duration,
     pub max_retry_after: Duration,
     pub lro_timeout: Duration,
+    /// The last token and its expiry: the Azure CLI credential does not cache, and running
+    /// `az` for every request would take seconds each.
+    token_cache: Arc<Mutex<Option<AccessToken>>>,
 }
 
 impl std::fmt::Debug for Arm {
@@ -117,6 +120,7 @@ impl Arm {
             poll,
             max_retry_after,
             lro_timeout: Duration::from_secs(30 * 60),
+            token_cache: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -131,8 +135,22 @@ impl Arm {
     }
 
     async fn token(&self, at: &Placement) -> Result<String> {
+        let fresh_until =
+            azure_core::time::OffsetDateTime::now_utc() + azure_core::time::Duration::minutes(5);
+        if let Ok(cache) = self.token_cache.lock()
+            && let Some(t) = cache.as_ref()
+            && t.expires_on > fresh_until
+        {
+            return Ok(t.token.secret().to_string());
+        }
         match self.cred.get_token(&[ARM_SCOPE], None).await {
-            Ok(t) => Ok(t.token.secret().to_string()),
+            Ok(t) => {
+                let secret = t.token.secret().to_string();
+                if let Ok(mut cache) = self.token_cache.lock() {
+                    *cache = Some(t);
+                }
+                Ok(secret)
+            }
             Err(e) => Err(Error::new(
                 ErrorKind::Auth,
                 format!("no Azure token for {ARM_SCOPE}: {e}"),
@@ -302,11 +320,12 @@ impl Arm {
             match &lro {
                 Lro::AsyncOperation(_) => {
                     if !status.is_success() {
-                        let err = Self::fail(resp, at).await;
-                        if err.is_transient() {
+                        // Throttled polls are repeated; any other failure of the status
+                        // monitor is the operation's outcome as far as sky can tell.
+                        if status == StatusCode::TOO_MANY_REQUESTS {
                             continue;
                         }
-                        return Err(err);
+                        return Err(Self::fail(resp, at).await);
                     }
                     let s: AsyncStatus = resp.json().await.map_err(|e| {
                         Error::new(
@@ -335,11 +354,12 @@ impl Arm {
                     if status.is_success() {
                         return Ok(());
                     }
-                    let err = Self::fail(resp, at).await;
-                    if err.is_transient() {
+                    // The location answers the operation's final status: an error status
+                    // with ARM's error body is its failure (throttled polls are repeated).
+                    if status == StatusCode::TOO_MANY_REQUESTS {
                         continue;
                     }
-                    return Err(err);
+                    return Err(Self::fail(resp, at).await);
                 }
             }
         }

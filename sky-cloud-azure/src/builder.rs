@@ -26,7 +26,19 @@ pub const ENDPOINT_ENV: &str = "SKY_AZURE_ENDPOINT";
 const SP_SOURCE: &str =
     "service principal from environment (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET)";
 const CLI_SOURCE: &str = "developer tools (Azure CLI `az`, Azure Developer CLI `azd`)";
-const MI_SOURCE: &str = "managed identity";
+const MI_SOURCE: &str =
+    "managed identity (IDENTITY_ENDPOINT, or SKY_AZURE_MANAGED_IDENTITY=1 on an Azure VM)";
+
+/// Set to `1` to try the VM's managed identity (IMDS). Off elsewhere: probing IMDS off Azure
+/// retries for over a minute.
+pub const MANAGED_IDENTITY_ENV: &str = "SKY_AZURE_MANAGED_IDENTITY";
+
+/// Whether the managed identity is worth trying: App Service / Functions / Arc set
+/// `IDENTITY_ENDPOINT` (or the older `MSI_ENDPOINT`); on a VM the user opts in.
+fn managed_identity_enabled() -> bool {
+    let set = |k: &str| std::env::var(k).is_ok_and(|v| !v.is_empty() && v != "0");
+    set("IDENTITY_ENDPOINT") || set("MSI_ENDPOINT") || set(MANAGED_IDENTITY_ENV)
+}
 const GIVEN_SOURCE: &str = "credential supplied by the embedder";
 
 /// Where the subscription came from.
@@ -215,7 +227,9 @@ impl AzureBuilder {
         if let Ok(c) = DeveloperToolsCredential::new(None) {
             sources.push((CLI_SOURCE, c));
         }
-        if let Ok(c) = ManagedIdentityCredential::new(None) {
+        if managed_identity_enabled()
+            && let Ok(c) = ManagedIdentityCredential::new(None)
+        {
             sources.push((MI_SOURCE, c));
         }
         Ok(Arc::new(ChainCredential::new(sources)))
@@ -266,6 +280,9 @@ impl AzureBuilder {
                 .all(|k| std::env::var(k).is_ok_and(|v| !v.is_empty()));
             if !sp_set {
                 report.tried(SP_SOURCE, SourceOutcome::Missing);
+            }
+            if !managed_identity_enabled() {
+                report.tried(MI_SOURCE, SourceOutcome::Missing);
             }
         }
         let chain = match self.chain() {

@@ -18,7 +18,10 @@
 //! Credentials are tried in this order, the first that gives a token winning (as the SDKs'
 //! `DefaultAzureCredential`): a service principal from `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`
 //! and `AZURE_CLIENT_SECRET` (`ClientSecretCredential`); the Azure CLI or Azure Developer CLI
-//! login (`DeveloperToolsCredential`); a managed identity (`ManagedIdentityCredential`).
+//! login (`DeveloperToolsCredential`); a managed identity (`ManagedIdentityCredential`),
+//! tried only where `IDENTITY_ENDPOINT`/`MSI_ENDPOINT` is set or on opt-in with
+//! `SKY_AZURE_MANAGED_IDENTITY=1` (probing IMDS off Azure retries for over a minute). Tokens
+//! are cached until five minutes before they expire (the CLI credential does not cache).
 //! The subscription comes from `AZURE_SUBSCRIPTION_ID`, else the az CLI's default in
 //! `~/.azure/azureProfile.json`. Tokens are never logged.
 //!
@@ -81,7 +84,7 @@ pub mod error;
 mod provision;
 
 pub use arm::api;
-pub use builder::{AzureBuilder, ENDPOINT_ENV, SUBSCRIPTION_ENV};
+pub use builder::{AzureBuilder, ENDPOINT_ENV, MANAGED_IDENTITY_ENV, SUBSCRIPTION_ENV};
 pub use provision::{
     AzureProvisioner, DEFAULT_IMAGE_GEN1, DEFAULT_IMAGE_GEN2, SSH_USER, TAG_CLUSTER, TAG_RANK,
     default_image, image_reference, nsg_rules, resource_group, vm_name,

@@ -23,6 +23,9 @@ pub enum Delivery {
     Immediate(u16),
     /// The PUT is accepted (201 + `Azure-AsyncOperation`) and the operation fails.
     Async,
+    /// The PUT is accepted (201 + `Location`) and polling the location answers this HTTP
+    /// status with the error body.
+    Location(u16),
 }
 
 /// One scripted VM-creation failure.
@@ -45,6 +48,13 @@ impl Fault {
             message: format!("scripted {code}"),
             delivery: Delivery::Immediate(status),
             retry_after: None,
+        }
+    }
+
+    pub fn failed_location(status: u16, code: &str) -> Self {
+        Fault {
+            delivery: Delivery::Location(status),
+            ..Fault::failed_operation(code)
         }
     }
 
@@ -110,7 +120,8 @@ enum Effect {
 #[derive(Debug)]
 struct Op {
     polls_left: u32,
-    error: Option<(String, String)>,
+    /// Code, message and, for the `Location` protocol, the HTTP status of the failure.
+    error: Option<(String, String, Option<u16>)>,
     effect: Effect,
 }
 
@@ -484,12 +495,15 @@ impl State {
         &mut self,
         status: u16,
         body: Value,
-        error: Option<(String, String)>,
+        error: Option<(String, String, Option<u16>)>,
         effect: Effect,
     ) -> ResponseTemplate {
         self.next_op += 1;
         let id = self.next_op;
-        let use_async = error.is_some() || id % 2 == 1;
+        let use_async = match &error {
+            Some((_, _, status)) => status.is_none(),
+            None => id % 2 == 1,
+        };
         self.ops.insert(
             id,
             Op {
@@ -546,12 +560,12 @@ impl State {
         }
         match (kind, op.error) {
             ("operations", None) => ok(json!({ "status": "Succeeded" })),
-            ("operations", Some((code, message))) => ok(json!({
+            ("operations", Some((code, message, _))) => ok(json!({
                 "status": "Failed",
                 "error": { "code": code, "message": message }
             })),
             (_, None) => ResponseTemplate::new(200),
-            (_, Some((code, message))) => err(409, &code, &message),
+            (_, Some((code, message, status))) => err(status.unwrap_or(409), &code, &message),
         }
     }
 
@@ -841,7 +855,11 @@ impl State {
                     prov: "Failed",
                     power: "stopped",
                 };
-                self.accept(201, body, Some((f.code, f.message)), eff)
+                let status = match f.delivery {
+                    Delivery::Location(s) => Some(s),
+                    _ => None,
+                };
+                self.accept(201, body, Some((f.code, f.message, status)), eff)
             }
             None => {
                 let eff = Effect::SetVm {

@@ -256,6 +256,17 @@ async fn each_error_class_at_vm_creation_is_classified() {
                 (kind, scope, Some(code)),
                 "{code} immediate={immediate}: {e}"
             );
+            if !immediate {
+                // The same failure through the `Location` protocol: the poll answers the
+                // error status and body.
+                fake.push_fault(Fault::failed_location(status, code).message(msg));
+                let e = p.run_instances(&req).await.unwrap_err();
+                assert_eq!(
+                    (e.kind(), e.scope(), e.code()),
+                    (kind, scope, Some(code)),
+                    "{code} via Location: {e}"
+                );
+            }
             assert_eq!(e.placement().region.as_deref(), Some(REGION));
             assert_eq!(e.placement().instance_type.as_deref(), Some(SIZE));
             p.terminate_instances(&c).await.unwrap();
