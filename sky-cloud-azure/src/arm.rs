@@ -173,7 +173,14 @@ impl Arm {
         if let Some(b) = body {
             rb = rb.json(b);
         }
-        rb.send().await.map_err(|e| transport(e, at))
+        let resp = rb.send().await.map_err(|e| transport(e, at))?;
+        if resp.status() == StatusCode::UNAUTHORIZED
+            && let Ok(mut cache) = self.token_cache.lock()
+        {
+            // A rejected token is not reused: the next call asks the credential again.
+            *cache = None;
+        }
+        Ok(resp)
     }
 
     /// Turns a non-success response into sky's error.

@@ -466,6 +466,52 @@ mod tests {
         assert!(profile_default("nope").is_err());
     }
 
+    #[derive(Debug)]
+    struct Fixed(Option<&'static str>);
+
+    #[async_trait]
+    impl TokenCredential for Fixed {
+        async fn get_token(
+            &self,
+            _scopes: &[&str],
+            _options: Option<TokenRequestOptions<'_>>,
+        ) -> azure_core::Result<AccessToken> {
+            match self.0 {
+                Some(t) => Ok(AccessToken::new(
+                    t,
+                    azure_core::time::OffsetDateTime::now_utc()
+                        + azure_core::time::Duration::hours(1),
+                )),
+                None => Err(azure_core::Error::with_message(
+                    azure_core::error::ErrorKind::Credential,
+                    "not logged in",
+                )),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn the_chain_picks_the_first_source_that_answers_and_reports_each() {
+        let chain = ChainCredential::new(vec![
+            ("a", Arc::new(Fixed(None))),
+            ("b", Arc::new(Fixed(Some("tok-b")))),
+            ("c", Arc::new(Fixed(Some("tok-c")))),
+        ]);
+        let t = chain.first_token().await.unwrap();
+        assert_eq!(t.token.secret(), "tok-b");
+        let attempts = chain.attempts();
+        assert_eq!(attempts[0].0, "a");
+        assert!(
+            matches!(&attempts[0].1, SourceOutcome::Invalid(why) if why.contains("not logged in"))
+        );
+        assert_eq!(attempts[1], ("b".to_string(), SourceOutcome::Found));
+        assert_eq!(attempts[2], ("c".to_string(), SourceOutcome::Skipped));
+        // Sticks with the picked source.
+        assert_eq!(chain.first_token().await.unwrap().token.secret(), "tok-b");
+        let none = ChainCredential::new(vec![("a", Arc::new(Fixed(None)))]);
+        assert!(none.first_token().await.is_err());
+    }
+
     #[tokio::test]
     async fn build_without_subscription_is_a_cloud_wide_auth_error() {
         let err = AzureBuilder::new().build().await.unwrap_err();

@@ -658,6 +658,78 @@ impl AzureProvisioner {
     }
 }
 
+impl AzureProvisioner {
+    /// The cluster's instances, and the names of VMs whose deployment failed.
+    async fn snapshot(&self, cluster: &ClusterRef) -> Result<(Vec<InstanceInfo>, Vec<String>)> {
+        let at = self.at(cluster);
+        let vms = self.vms(cluster).await?;
+        if vms.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let failed: Vec<String> = vms
+            .iter()
+            .filter(|vm| vm.properties.provisioning_state == "Failed")
+            .map(|vm| vm.name.clone())
+            .collect();
+        let base = self.rg_path(cluster);
+        let nics: Vec<Nic> = self
+            .arm
+            .get::<List<Nic>>(
+                &format!("{base}/providers/Microsoft.Network/networkInterfaces"),
+                api::NETWORK,
+                &at,
+            )
+            .await?
+            .map(|l| l.value)
+            .unwrap_or_default();
+        let pips: Vec<PublicIp> = self
+            .arm
+            .get::<List<PublicIp>>(
+                &format!("{base}/providers/Microsoft.Network/publicIPAddresses"),
+                api::NETWORK,
+                &at,
+            )
+            .await?
+            .map(|l| l.value)
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        for vm in &vms {
+            let Some(rank) = vm.tags.get(TAG_RANK).and_then(|r| r.parse::<u32>().ok()) else {
+                continue;
+            };
+            let state = power_state(vm);
+            let nic = vm
+                .properties
+                .network_profile
+                .network_interfaces
+                .first()
+                .and_then(|r| nics.iter().find(|n| n.id.eq_ignore_ascii_case(&r.id)));
+            let ipc = nic.and_then(|n| n.properties.ip_configurations.first());
+            let private_ip = ipc.and_then(|c| c.properties.private_ip_address.clone());
+            let public_ip = ipc
+                .and_then(|c| c.properties.public_ip_address.as_ref())
+                .and_then(|r| pips.iter().find(|p| p.id.eq_ignore_ascii_case(&r.id)))
+                .and_then(|p| p.properties.ip_address.clone());
+            out.push(InstanceInfo {
+                id: if vm.id.is_empty() {
+                    vm.name.clone()
+                } else {
+                    vm.id.clone()
+                },
+                rank,
+                state,
+                private_ip,
+                public_ip,
+                zone: None,
+                instance_type: vm.properties.hardware_profile.vm_size.clone(),
+                spot: vm.properties.priority.as_deref() == Some("Spot"),
+            });
+        }
+        out.sort_by_key(|i| i.rank);
+        Ok((out, failed))
+    }
+}
+
 fn vm_path_of(vm: &Vm, p: &AzureProvisioner, cluster: &ClusterRef) -> String {
     if vm.id.starts_with("/subscriptions/") {
         vm.id.clone()
@@ -769,7 +841,19 @@ impl Provisioner for AzureProvisioner {
     ) -> Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
-            let nodes = self.query_instances(cluster).await?;
+            let (nodes, failed) = self.snapshot(cluster).await?;
+            if state == InstanceState::Running
+                && let Some(vm) = failed.first()
+            {
+                // Waiting will not help: the deployment failed (run_instances re-creates it).
+                return Err(Error::new(
+                    ErrorKind::Unexpected,
+                    format!("VM {vm} is in provisioning state Failed"),
+                )
+                .with_scope(Scope::Region)
+                .with_code("ProvisioningStateFailed")
+                .with_placement(self.at(cluster)));
+            }
             let done = if state == InstanceState::Terminated {
                 nodes.is_empty()
             } else {
@@ -795,67 +879,7 @@ impl Provisioner for AzureProvisioner {
     }
 
     async fn query_instances(&self, cluster: &ClusterRef) -> Result<Vec<InstanceInfo>> {
-        let at = self.at(cluster);
-        let vms = self.vms(cluster).await?;
-        if vms.is_empty() {
-            return Ok(Vec::new());
-        }
-        let base = self.rg_path(cluster);
-        let nics: Vec<Nic> = self
-            .arm
-            .get::<List<Nic>>(
-                &format!("{base}/providers/Microsoft.Network/networkInterfaces"),
-                api::NETWORK,
-                &at,
-            )
-            .await?
-            .map(|l| l.value)
-            .unwrap_or_default();
-        let pips: Vec<PublicIp> = self
-            .arm
-            .get::<List<PublicIp>>(
-                &format!("{base}/providers/Microsoft.Network/publicIPAddresses"),
-                api::NETWORK,
-                &at,
-            )
-            .await?
-            .map(|l| l.value)
-            .unwrap_or_default();
-        let mut out = Vec::new();
-        for vm in &vms {
-            let Some(rank) = vm.tags.get(TAG_RANK).and_then(|r| r.parse::<u32>().ok()) else {
-                continue;
-            };
-            let state = power_state(vm);
-            let nic = vm
-                .properties
-                .network_profile
-                .network_interfaces
-                .first()
-                .and_then(|r| nics.iter().find(|n| n.id.eq_ignore_ascii_case(&r.id)));
-            let ipc = nic.and_then(|n| n.properties.ip_configurations.first());
-            let private_ip = ipc.and_then(|c| c.properties.private_ip_address.clone());
-            let public_ip = ipc
-                .and_then(|c| c.properties.public_ip_address.as_ref())
-                .and_then(|r| pips.iter().find(|p| p.id.eq_ignore_ascii_case(&r.id)))
-                .and_then(|p| p.properties.ip_address.clone());
-            out.push(InstanceInfo {
-                id: if vm.id.is_empty() {
-                    vm.name.clone()
-                } else {
-                    vm.id.clone()
-                },
-                rank,
-                state,
-                private_ip,
-                public_ip,
-                zone: None,
-                instance_type: vm.properties.hardware_profile.vm_size.clone(),
-                spot: vm.properties.priority.as_deref() == Some("Spot"),
-            });
-        }
-        out.sort_by_key(|i| i.rank);
-        Ok(out)
+        Ok(self.snapshot(cluster).await?.0)
     }
 
     async fn cluster_info(&self, cluster: &ClusterRef) -> Result<ClusterInfo> {
