@@ -261,7 +261,15 @@ impl ErrorDetail {
     /// The most specific code: the first detail's code when the outer one is generic.
     pub fn specific(&self) -> (Option<&str>, &str) {
         let outer = self.code.as_deref();
-        let generic = matches!(outer, None | Some("DeploymentFailed" | "Conflict"));
+        let generic = matches!(
+            outer,
+            None | Some(
+                "DeploymentFailed"
+                    | "Conflict"
+                    | "InvalidTemplateDeployment"
+                    | "ResourceDeploymentFailure"
+            )
+        );
         if generic && let Some(d) = self.details.first() {
             return d.specific();
         }
@@ -459,6 +467,17 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::Capacity);
         assert_eq!(e.code(), Some("AllocationFailed"));
         assert!(e.message().contains("inner"));
+    }
+
+    #[test]
+    fn a_template_deployment_wrapping_a_quota_error_is_quota() {
+        // As reported by ARM (mspnp/aks-baseline#377).
+        let body: ErrorEnvelope = serde_json::from_str(
+            r#"{"error":{"code":"InvalidTemplateDeployment","message":"The template deployment is not valid.","details":[{"code":"QuotaExceeded","message":"Operation could not be completed as it results in exceeding approved Total Regional Cores quota."}]}}"#,
+        )
+        .unwrap();
+        let e = arm_error(Some(400), &body.error.unwrap(), None, Placement::default());
+        assert_eq!((e.kind(), e.scope()), (ErrorKind::Quota, Scope::Region));
     }
 
     #[test]
