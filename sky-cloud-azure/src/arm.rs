@@ -377,3 +377,70 @@ enum Lro {
     AsyncOperation(String),
     Location(String),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct NoToken;
+
+    #[async_trait::async_trait]
+    impl TokenCredential for NoToken {
+        async fn get_token(
+            &self,
+            _scopes: &[&str],
+            _options: Option<azure_core::credentials::TokenRequestOptions<'_>>,
+        ) -> azure_core::Result<AccessToken> {
+            Err(azure_core::Error::with_message(
+                azure_core::error::ErrorKind::Credential,
+                "none",
+            ))
+        }
+    }
+
+    fn arm() -> Arm {
+        Arm::new(
+            "https://example.invalid/",
+            Arc::new(NoToken),
+            "sub".into(),
+            Duration::from_secs(5),
+            Duration::from_secs(60),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn retry_after_is_honoured_up_to_the_cap() {
+        let a = arm();
+        assert_eq!(a.backoff(None), Duration::from_secs(5));
+        assert_eq!(
+            a.backoff(Some(Duration::from_secs(17))),
+            Duration::from_secs(17)
+        );
+        assert_eq!(
+            a.backoff(Some(Duration::from_secs(600))),
+            Duration::from_secs(60)
+        );
+    }
+
+    #[test]
+    fn urls_carry_the_api_version() {
+        let a = arm();
+        assert_eq!(
+            a.url(&a.sub_path("/resourceGroups/g"), api::RESOURCES),
+            "https://example.invalid/subscriptions/sub/resourceGroups/g?api-version=2021-04-01"
+        );
+        assert!(
+            a.url("/x?$filter=a", "v")
+                .ends_with("/x?$filter=a&api-version=v")
+        );
+        assert!(!format!("{a:?}").contains("token"));
+    }
+
+    #[tokio::test]
+    async fn a_credential_failure_is_a_cloud_wide_auth_error() {
+        let e = arm().token(&Placement::default()).await.unwrap_err();
+        assert_eq!((e.kind(), e.scope()), (ErrorKind::Auth, Scope::Cloud));
+    }
+}
