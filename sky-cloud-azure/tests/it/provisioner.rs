@@ -80,6 +80,10 @@ async fn a_spot_cluster_has_the_documented_shape_and_goes_away() {
     let nsg = fake
         .resource(&rg, "microsoft.network/networksecuritygroups/sky-nsg")
         .unwrap();
+    assert_eq!(
+        nsg["tags"]["sky-cluster"], "shape",
+        "bootstrap resources are tagged too"
+    );
     let mut open: Vec<String> = nsg["properties"]["securityRules"]
         .as_array()
         .unwrap()
