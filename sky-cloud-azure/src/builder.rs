@@ -125,14 +125,23 @@ impl AzureBuilder {
     /// endpoint from `SKY_AZURE_ENDPOINT` when set. The credential is the chain described
     /// in the crate docs unless [`AzureBuilder::credential`] replaces it.
     pub fn from_env() -> Self {
+        Self::from_lookup(
+            |k| std::env::var(k).ok(),
+            dirs::home_dir().map(|h| h.join(".azure")),
+        )
+    }
+
+    /// [`AzureBuilder::from_env`] over an environment lookup and the default az CLI config
+    /// directory (tests pass their own).
+    fn from_lookup(env: impl Fn(&str) -> Option<String>, default_dir: Option<PathBuf>) -> Self {
         let mut b = AzureBuilder::new();
-        if let Ok(url) = std::env::var(ENDPOINT_ENV)
+        if let Some(url) = env(ENDPOINT_ENV)
             && !url.trim().is_empty()
         {
             b.endpoint = url;
         }
-        match std::env::var(SUBSCRIPTION_ENV) {
-            Ok(s) if !s.trim().is_empty() => {
+        match env(SUBSCRIPTION_ENV) {
+            Some(s) if !s.trim().is_empty() => {
                 b.subscription_tried
                     .push((SUBSCRIPTION_ENV.to_string(), SourceOutcome::Found));
                 b.subscription = Some((s.trim().to_string(), SubscriptionSource::Env));
@@ -142,9 +151,10 @@ impl AzureBuilder {
                 .subscription_tried
                 .push((SUBSCRIPTION_ENV.to_string(), SourceOutcome::Missing)),
         }
-        let dir = std::env::var_os("AZURE_CONFIG_DIR")
+        let dir = env("AZURE_CONFIG_DIR")
+            .filter(|d| !d.is_empty())
             .map(PathBuf::from)
-            .or_else(|| dirs::home_dir().map(|h| h.join(".azure")));
+            .or(default_dir);
         let Some(path) = dir.map(|d| d.join("azureProfile.json")) else {
             return b;
         };
@@ -510,6 +520,52 @@ mod tests {
         assert_eq!(chain.first_token().await.unwrap().token.secret(), "tok-b");
         let none = ChainCredential::new(vec![("a", Arc::new(Fixed(None)))]);
         assert!(none.first_token().await.is_err());
+    }
+
+    #[test]
+    fn from_env_prefers_the_variable_then_the_az_profile() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let b = AzureBuilder::from_lookup(
+            env(&[
+                (SUBSCRIPTION_ENV, "sub-env"),
+                (ENDPOINT_ENV, "http://127.0.0.1:9"),
+            ]),
+            Some(dir.path().to_path_buf()),
+        );
+        assert_eq!(
+            b.subscription.as_ref().map(|s| s.0.as_str()),
+            Some("sub-env")
+        );
+        assert_eq!(b.endpoint, "http://127.0.0.1:9");
+
+        // No variable, no profile: nothing found, both sources reported.
+        let b = AzureBuilder::from_lookup(env(&[]), Some(dir.path().to_path_buf()));
+        assert!(b.subscription.is_none());
+        assert_eq!(b.subscription_tried.len(), 2);
+        assert!(
+            b.subscription_tried
+                .iter()
+                .all(|t| t.1 == SourceOutcome::Missing)
+        );
+
+        std::fs::write(
+            dir.path().join("azureProfile.json"),
+            "\u{feff}{\"subscriptions\":[{\"id\":\"sub-cli\",\"isDefault\":true}]}",
+        )
+        .unwrap();
+        let b = AzureBuilder::from_lookup(env(&[]), Some(dir.path().to_path_buf()));
+        assert_eq!(
+            b.subscription.as_ref().map(|s| s.0.as_str()),
+            Some("sub-cli")
+        );
+        assert_eq!(b.endpoint, ARM_ENDPOINT);
     }
 
     #[tokio::test]
