@@ -1,0 +1,499 @@
+//! Azure's error table: ARM error codes and HTTP statuses → [`ErrorKind`] and [`Scope`].
+//!
+//! ARM reports a failure either as an HTTP error whose body is
+//! `{"error": {"code": "...", "message": "..."}}` or as a failed long-running operation whose
+//! status document carries the same `error` object. Both go through [`classify`], the one
+//! place that decides what a code means for failover. Azure has no zones in sky's model, so
+//! capacity and quota errors rule out the **region**.
+//!
+//! | ARM code (HTTP) | Microsoft's documentation says | kind | scope |
+//! | --- | --- | --- | --- |
+//! | `SkuNotAvailable` | "The requested size for resource '…' is currently not available in location '…' … Please try another size or deploy to a different location or zones." (*Resolve errors for SKU not available*) | capacity | region |
+//! | `AllocationFailed` | "Allocation failed. We do not have sufficient capacity for the requested VM size in this region." (*Troubleshoot allocation failures*) | capacity | region |
+//! | `ZonalAllocationFailed` | "Allocation failed. We do not have sufficient capacity for the requested VM size in this zone." (*Troubleshoot allocation failures*) | capacity | region |
+//! | `OverconstrainedAllocationRequest`, `OverconstrainedZonalAllocationRequest` | "Allocation failed. VM(s) with the following constraints cannot be allocated, because the condition is too restrictive." (*Troubleshoot allocation failures*) | capacity | region |
+//! | `QuotaExceeded`, `ResourceQuotaExceeded` | "Operation could not be completed as it results in exceeding approved … Cores quota." (*Resolve errors for resource quotas*) | quota | region |
+//! | `OperationNotAllowed` mentioning quota | "Operation results in exceeding quota limits of Core." (*Resolve errors for resource quotas*) | quota | region |
+//! | `AuthorizationFailed` | "The client '…' with object ID '…' doesn't have authorization to perform action '…' over scope '…'." (*Azure Resource Manager common errors*) | auth | cloud |
+//! | `InvalidAuthenticationToken`, `InvalidAuthenticationTokenTenant`, `ExpiredAuthenticationToken`, `AuthenticationFailed` (401) | "Authentication failed. The 'Authorization' header is missing or is in an invalid format." (*Azure Resource Manager common errors*) | auth | cloud |
+//! | `SubscriptionNotFound`, `InvalidSubscriptionId`, `ReadOnlyDisabledSubscription` | "A specified resource or resource group can't be found … the subscription isn't registered / is disabled." (*Azure Resource Manager common errors*) | auth | cloud |
+//! | 429 `TooManyRequests` (with `Retry-After`) | "Resource Manager … returns HTTP status code 429 Too many requests … The response includes a Retry-After value." (*Understand how Azure Resource Manager throttles requests*) | transient | region |
+//! | any 5xx; `InternalServerError`, `InternalOperationError`, `ServiceUnavailable`, `GatewayTimeout` (also as a failed operation) | "If you get a 5xx status code, the request might succeed when retried." (*Azure REST API reference*) | transient | region |
+//! | `InvalidParameter`, `InvalidRequestContent`, `InvalidRequestFormat`, `InvalidTemplate`, `BadRequest`, `PlatformImageNotFound`, `ImageNotFound`, `InvalidResourceReference`, `MissingSubscriptionRegistration` | "The parameter … is not valid." / "The request content was invalid and couldn't be deserialized." (*Azure Resource Manager common errors*) | invalid request (abort) | cloud |
+//! | other 401 / 403 | — | auth | cloud |
+//! | other 404 (`ResourceNotFound`, `ResourceGroupNotFound`, `NotFound`) | — | not found | region |
+//! | other 400 | — | invalid request (abort) | cloud |
+//! | anything else | — | unexpected | region |
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use sky_core::error::{Error, ErrorKind, Placement, Scope};
+
+/// One row of the error table: an ARM code, what it means, and the documentation it quotes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Row {
+    /// The ARM `error.code`.
+    pub code: &'static str,
+    /// The provider-neutral kind.
+    pub kind: ErrorKind,
+    /// How much of the search space it rules out.
+    pub scope: Scope,
+    /// Microsoft's wording (and the page it is on).
+    pub doc: &'static str,
+}
+
+const fn row(code: &'static str, kind: ErrorKind, scope: Scope, doc: &'static str) -> Row {
+    Row {
+        code,
+        kind,
+        scope,
+        doc,
+    }
+}
+
+const SKU_DOC: &str = "Resolve errors for SKU not available: \"The requested size for resource '<resourceID>' is currently not available in location '<location>' zones '<zone>' for subscription '<subscriptionID>'. Please try another size or deploy to a different location or zones.\"";
+const ALLOC_DOC: &str = "Troubleshoot allocation failures: \"Allocation failed. We do not have sufficient capacity for the requested VM size in this region.\"";
+const ZONAL_DOC: &str = "Troubleshoot allocation failures: \"Allocation failed. We do not have sufficient capacity for the requested VM size in this zone.\"";
+const OVER_DOC: &str = "Troubleshoot allocation failures: \"Allocation failed. VM(s) with the following constraints cannot be allocated, because the condition is too restrictive.\"";
+const QUOTA_DOC: &str = "Resolve errors for resource quotas: \"Operation could not be completed as it results in exceeding approved <family> Cores quota.\"";
+const AUTHZ_DOC: &str = "Azure Resource Manager common errors: \"The client '<identifier>' with object ID '<identifier>' doesn't have authorization to perform action '<operation>' over scope '<scope>'.\"";
+const TOKEN_DOC: &str = "Azure Resource Manager common errors: \"Authentication failed. The 'Authorization' header is missing or is in an invalid format.\"";
+const SUB_DOC: &str = "Azure Resource Manager common errors: \"The subscription '<subscription>' could not be found.\" / the subscription is disabled or read-only";
+const RETRY_DOC: &str = "Azure REST API reference: a 5xx status (or a failed operation with a server error code) is a service-side failure; \"the request might succeed when retried\"";
+const THROTTLE_DOC: &str = "Understand how Azure Resource Manager throttles requests: \"you receive an HTTP status code 429 Too many requests ... The response includes a Retry-After value\"";
+const PARAM_DOC: &str = "Azure Resource Manager common errors: \"The parameter <name> is not valid.\" / \"The request content was invalid and couldn't be deserialized.\"";
+
+/// The table of known ARM codes, in the order [`classify`] consults it.
+pub const TABLE: &[Row] = &[
+    row(
+        "SkuNotAvailable",
+        ErrorKind::Capacity,
+        Scope::Region,
+        SKU_DOC,
+    ),
+    row(
+        "AllocationFailed",
+        ErrorKind::Capacity,
+        Scope::Region,
+        ALLOC_DOC,
+    ),
+    row(
+        "ZonalAllocationFailed",
+        ErrorKind::Capacity,
+        Scope::Region,
+        ZONAL_DOC,
+    ),
+    row(
+        "OverconstrainedAllocationRequest",
+        ErrorKind::Capacity,
+        Scope::Region,
+        OVER_DOC,
+    ),
+    row(
+        "OverconstrainedZonalAllocationRequest",
+        ErrorKind::Capacity,
+        Scope::Region,
+        OVER_DOC,
+    ),
+    row("QuotaExceeded", ErrorKind::Quota, Scope::Region, QUOTA_DOC),
+    row(
+        "ResourceQuotaExceeded",
+        ErrorKind::Quota,
+        Scope::Region,
+        QUOTA_DOC,
+    ),
+    row(
+        "AuthorizationFailed",
+        ErrorKind::Auth,
+        Scope::Cloud,
+        AUTHZ_DOC,
+    ),
+    row(
+        "InvalidAuthenticationToken",
+        ErrorKind::Auth,
+        Scope::Cloud,
+        TOKEN_DOC,
+    ),
+    row(
+        "InvalidAuthenticationTokenTenant",
+        ErrorKind::Auth,
+        Scope::Cloud,
+        TOKEN_DOC,
+    ),
+    row(
+        "ExpiredAuthenticationToken",
+        ErrorKind::Auth,
+        Scope::Cloud,
+        TOKEN_DOC,
+    ),
+    row(
+        "AuthenticationFailed",
+        ErrorKind::Auth,
+        Scope::Cloud,
+        TOKEN_DOC,
+    ),
+    row(
+        "SubscriptionNotFound",
+        ErrorKind::Auth,
+        Scope::Cloud,
+        SUB_DOC,
+    ),
+    row(
+        "InvalidSubscriptionId",
+        ErrorKind::Auth,
+        Scope::Cloud,
+        SUB_DOC,
+    ),
+    row(
+        "ReadOnlyDisabledSubscription",
+        ErrorKind::Auth,
+        Scope::Cloud,
+        SUB_DOC,
+    ),
+    row(
+        "TooManyRequests",
+        ErrorKind::Transient,
+        Scope::Region,
+        THROTTLE_DOC,
+    ),
+    row(
+        "InternalServerError",
+        ErrorKind::Transient,
+        Scope::Region,
+        RETRY_DOC,
+    ),
+    row(
+        "InternalOperationError",
+        ErrorKind::Transient,
+        Scope::Region,
+        RETRY_DOC,
+    ),
+    row(
+        "ServiceUnavailable",
+        ErrorKind::Transient,
+        Scope::Region,
+        RETRY_DOC,
+    ),
+    row(
+        "GatewayTimeout",
+        ErrorKind::Transient,
+        Scope::Region,
+        RETRY_DOC,
+    ),
+    row(
+        "InvalidParameter",
+        ErrorKind::InvalidRequest,
+        Scope::Cloud,
+        PARAM_DOC,
+    ),
+    row(
+        "InvalidRequestContent",
+        ErrorKind::InvalidRequest,
+        Scope::Cloud,
+        PARAM_DOC,
+    ),
+    row(
+        "InvalidRequestFormat",
+        ErrorKind::InvalidRequest,
+        Scope::Cloud,
+        PARAM_DOC,
+    ),
+    row(
+        "InvalidTemplate",
+        ErrorKind::InvalidRequest,
+        Scope::Cloud,
+        PARAM_DOC,
+    ),
+    row(
+        "BadRequest",
+        ErrorKind::InvalidRequest,
+        Scope::Cloud,
+        PARAM_DOC,
+    ),
+    row(
+        "PlatformImageNotFound",
+        ErrorKind::InvalidRequest,
+        Scope::Cloud,
+        PARAM_DOC,
+    ),
+    row(
+        "ImageNotFound",
+        ErrorKind::InvalidRequest,
+        Scope::Cloud,
+        PARAM_DOC,
+    ),
+    row(
+        "InvalidResourceReference",
+        ErrorKind::InvalidRequest,
+        Scope::Cloud,
+        PARAM_DOC,
+    ),
+    row(
+        "MissingSubscriptionRegistration",
+        ErrorKind::InvalidRequest,
+        Scope::Cloud,
+        PARAM_DOC,
+    ),
+];
+
+/// ARM's error envelope: `{"error": {"code": ..., "message": ...}}`.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub(crate) struct ErrorEnvelope {
+    #[serde(default)]
+    pub error: Option<ErrorDetail>,
+}
+
+/// The `error` object of an ARM response or of a failed async operation.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub(crate) struct ErrorDetail {
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Nested details; the first one often carries the real code (e.g. a deployment error
+    /// wrapping `AllocationFailed`).
+    #[serde(default)]
+    pub details: Vec<ErrorDetail>,
+}
+
+impl ErrorDetail {
+    /// The most specific code: the first detail's code when the outer one is generic.
+    pub fn specific(&self) -> (Option<&str>, &str) {
+        let outer = self.code.as_deref();
+        let generic = matches!(
+            outer,
+            None | Some(
+                "DeploymentFailed"
+                    | "Conflict"
+                    | "InvalidTemplateDeployment"
+                    | "ResourceDeploymentFailure"
+            )
+        );
+        if generic && let Some(d) = self.details.first() {
+            return d.specific();
+        }
+        (outer, self.message.as_deref().unwrap_or(""))
+    }
+}
+
+/// Classifies an ARM failure: its HTTP status (`None` for a failed async operation, whose
+/// status document was 200) and its `error.code` and message.
+pub fn classify(status: Option<u16>, code: Option<&str>, message: &str) -> (ErrorKind, Scope) {
+    if let Some(code) = code {
+        if let Some(r) = TABLE.iter().find(|r| r.code.eq_ignore_ascii_case(code)) {
+            return (r.kind, r.scope);
+        }
+        // "Operation results in exceeding quota limits of Core." arrives as OperationNotAllowed.
+        if code.eq_ignore_ascii_case("OperationNotAllowed")
+            && message.to_ascii_lowercase().contains("quota")
+        {
+            return (ErrorKind::Quota, Scope::Region);
+        }
+    }
+    match status {
+        Some(429) => (ErrorKind::Transient, Scope::Region),
+        Some(s) if s >= 500 => (ErrorKind::Transient, Scope::Region),
+        Some(401 | 403) => (ErrorKind::Auth, Scope::Cloud),
+        Some(404) => (ErrorKind::NotFound, Scope::Region),
+        Some(400) => (ErrorKind::InvalidRequest, Scope::Cloud),
+        _ => (ErrorKind::Unexpected, Scope::Region),
+    }
+}
+
+/// Builds sky's error for an ARM failure at `at`.
+pub(crate) fn arm_error(
+    status: Option<u16>,
+    detail: &ErrorDetail,
+    retry_after: Option<Duration>,
+    at: Placement,
+) -> Error {
+    let (code, message) = detail.specific();
+    let (kind, scope) = classify(status, code, message);
+    let mut msg = match status {
+        Some(s) => format!("HTTP {s}: {message}"),
+        None => format!("async operation failed: {message}"),
+    };
+    if let Some(d) = retry_after {
+        msg.push_str(&format!(" (Retry-After {}s)", d.as_secs()));
+    }
+    let e = Error::new(kind, msg).with_scope(scope).with_placement(at);
+    match code {
+        Some(c) => e.with_code(c),
+        None => match status {
+            Some(s) => e.with_code(format!("HTTP{s}")),
+            None => e,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_table_row_classifies_as_written_whatever_the_status() {
+        for r in TABLE {
+            for status in [None, Some(400), Some(409)] {
+                assert_eq!(
+                    classify(status, Some(r.code), "m"),
+                    (r.kind, r.scope),
+                    "{} at {status:?}",
+                    r.code
+                );
+            }
+            assert!(!r.doc.is_empty());
+        }
+    }
+
+    #[test]
+    fn issue_table() {
+        use ErrorKind::*;
+        type Case<'a> = (Option<u16>, Option<&'a str>, &'a str, ErrorKind, Scope);
+        let rows: &[Case<'_>] = &[
+            (
+                Some(409),
+                Some("SkuNotAvailable"),
+                "",
+                Capacity,
+                Scope::Region,
+            ),
+            (None, Some("AllocationFailed"), "", Capacity, Scope::Region),
+            (
+                None,
+                Some("ZonalAllocationFailed"),
+                "",
+                Capacity,
+                Scope::Region,
+            ),
+            (
+                Some(409),
+                Some("OverconstrainedAllocationRequest"),
+                "",
+                Capacity,
+                Scope::Region,
+            ),
+            (Some(409), Some("QuotaExceeded"), "", Quota, Scope::Region),
+            (
+                Some(409),
+                Some("OperationNotAllowed"),
+                "Operation could not be completed as it results in exceeding approved standardDSv5Family Cores quota.",
+                Quota,
+                Scope::Region,
+            ),
+            (
+                Some(409),
+                Some("OperationNotAllowed"),
+                "VM is being deleted",
+                Unexpected,
+                Scope::Region,
+            ),
+            (
+                Some(403),
+                Some("AuthorizationFailed"),
+                "",
+                Auth,
+                Scope::Cloud,
+            ),
+            (
+                Some(401),
+                Some("InvalidAuthenticationToken"),
+                "",
+                Auth,
+                Scope::Cloud,
+            ),
+            (
+                Some(404),
+                Some("SubscriptionNotFound"),
+                "",
+                Auth,
+                Scope::Cloud,
+            ),
+            (
+                Some(429),
+                Some("TooManyRequests"),
+                "",
+                Transient,
+                Scope::Region,
+            ),
+            (Some(429), None, "", Transient, Scope::Region),
+            (
+                Some(500),
+                Some("InternalServerError"),
+                "",
+                Transient,
+                Scope::Region,
+            ),
+            (Some(503), None, "", Transient, Scope::Region),
+            (
+                Some(400),
+                Some("InvalidParameter"),
+                "",
+                InvalidRequest,
+                Scope::Cloud,
+            ),
+            (
+                Some(400),
+                Some("SomethingNew"),
+                "",
+                InvalidRequest,
+                Scope::Cloud,
+            ),
+            (
+                Some(404),
+                Some("ResourceGroupNotFound"),
+                "",
+                NotFound,
+                Scope::Region,
+            ),
+            (Some(401), None, "", Auth, Scope::Cloud),
+        ];
+        for (status, code, msg, kind, scope) in rows {
+            assert_eq!(
+                classify(*status, *code, msg),
+                (*kind, *scope),
+                "{status:?} {code:?} {msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn nested_details_give_the_specific_code() {
+        let body: ErrorEnvelope = serde_json::from_str(
+            r#"{"error":{"code":"DeploymentFailed","message":"outer","details":[{"code":"AllocationFailed","message":"inner"}]}}"#,
+        )
+        .unwrap();
+        let e = arm_error(None, &body.error.unwrap(), None, Placement::default());
+        assert_eq!(e.kind(), ErrorKind::Capacity);
+        assert_eq!(e.code(), Some("AllocationFailed"));
+        assert!(e.message().contains("inner"));
+    }
+
+    #[test]
+    fn a_template_deployment_wrapping_a_quota_error_is_quota() {
+        // As reported by ARM (mspnp/aks-baseline#377).
+        let body: ErrorEnvelope = serde_json::from_str(
+            r#"{"error":{"code":"InvalidTemplateDeployment","message":"The template deployment is not valid.","details":[{"code":"QuotaExceeded","message":"Operation could not be completed as it results in exceeding approved Total Regional Cores quota."}]}}"#,
+        )
+        .unwrap();
+        let e = arm_error(Some(400), &body.error.unwrap(), None, Placement::default());
+        assert_eq!((e.kind(), e.scope()), (ErrorKind::Quota, Scope::Region));
+    }
+
+    #[test]
+    fn retry_after_is_reported() {
+        let d = ErrorDetail {
+            code: Some("TooManyRequests".into()),
+            message: Some("slow down".into()),
+            details: vec![],
+        };
+        let e = arm_error(
+            Some(429),
+            &d,
+            Some(Duration::from_secs(7)),
+            Placement::default(),
+        );
+        assert!(e.is_transient());
+        assert!(e.message().contains("Retry-After 7s"), "{}", e.message());
+    }
+}
