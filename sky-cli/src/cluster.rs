@@ -100,7 +100,7 @@ fn confirm(question: &str, yes: bool) -> Result<(), Failure> {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+fn runtime() -> Result<&'static tokio::runtime::Runtime, Failure> {
     load::runtime().map_err(|m| Failure::new("runtime", m, 2))
 }
 

@@ -1,10 +1,11 @@
 //! Loading catalogs, tasks and the broker from the global flags.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use sky::catalog::{CatalogSource, Catalogs};
+use sky::catalog::{AzureCatalog, Catalog, CatalogSource, Catalogs, GcpCatalog};
 use sky::fake::FakeCloud;
+use sky::provision::Provisioner;
 use sky::runtime::state::StateStore;
 use sky::task::{TaskError, TaskLoader};
 use sky::{Broker, CloudId, Dag};
@@ -102,10 +103,13 @@ pub fn dag(path: &Path, catalogs: Option<&Catalogs>) -> Result<Dag, TaskError> {
     loader.load_dag_file(path)
 }
 
-/// The broker for cluster and job commands: the `local` backend (this machine) and the SSH
-/// node pools of `~/.sky/ssh_node_pools.yaml`, and the `fake` cloud (whose instances live in
-/// this process only; launches use it only when `--clouds fake` asks for it). The
-/// cloud-provider backends join as they land.
+/// The broker for cluster and job commands: the `local` backend (this machine), the SSH
+/// node pools of `~/.sky/ssh_node_pools.yaml`, the cloud providers the last `sky check`
+/// enabled, and the `fake` cloud (whose instances live in this process only; launches use it
+/// only when `--clouds fake` asks for it).
+///
+/// A provider that was enabled but cannot be built now (credentials gone, catalog missing) is
+/// skipped with a warning, so that it never stands in the way of the others.
 pub fn broker(g: &Global) -> Result<Broker, Failure> {
     let dir = g.state_dir.clone().unwrap_or_else(StateStore::default_dir);
     let mut builder = Broker::builder()
@@ -115,6 +119,12 @@ pub fn broker(g: &Global) -> Result<Broker, Failure> {
     builder = sky::ssh::SshPoolCloud::from_default_file(&dir)
         .map_err(|e| Failure::new("config", e.to_string(), 2))?
         .register(builder);
+    for cloud in crate::check::enabled(&dir).clouds {
+        match provider(g, &cloud) {
+            Ok((catalog, provisioner)) => builder = builder.cloud(catalog, provisioner),
+            Err(e) => tracing::warn!("{cloud} is enabled but unusable now ({e}); run `sky check`"),
+        }
+    }
     let fake = FakeCloud::default();
     builder = builder.cloud(Arc::new(fake.clone()), Arc::new(fake));
     builder
@@ -122,10 +132,47 @@ pub fn broker(g: &Global) -> Result<Broker, Failure> {
         .map_err(|e| Failure::new("config", e.to_string(), 2))
 }
 
-/// A current-thread async runtime for one command.
-pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
+/// The catalog and provisioner of a cloud-provider backend, from the environment.
+fn provider(
+    g: &Global,
+    cloud: &CloudId,
+) -> Result<(Arc<dyn Catalog>, Arc<dyn Provisioner>), String> {
+    let src = source(g);
+    let rt = runtime()?;
+    match cloud {
+        CloudId::Gcp => {
+            let catalog = GcpCatalog::load(&src).map_err(|e| e.to_string())?;
+            let p = rt
+                .block_on(sky::gcp::GcpBuilder::from_env().build())
+                .map_err(|e| e.to_string())?;
+            Ok((Arc::new(catalog), Arc::new(p)))
+        }
+        CloudId::Azure => {
+            let catalog = Arc::new(AzureCatalog::load(&src).map_err(|e| e.to_string())?);
+            let p = rt
+                .block_on(
+                    sky::azure::AzureBuilder::from_env()
+                        .catalog(catalog.clone())
+                        .build(),
+                )
+                .map_err(|e| e.to_string())?;
+            Ok((catalog, Arc::new(p)))
+        }
+        other => Err(format!("{other} has no provisioner in this build")),
+    }
+}
+
+/// The process's async runtime (current-thread), made on first use. One runtime for the
+/// whole command, because provider clients built on it keep tasks and connections there.
+pub fn runtime() -> Result<&'static tokio::runtime::Runtime, String> {
+    static RUNTIME: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the async runtime: {e}"))
+        })
+        .as_ref()
+        .map_err(Clone::clone)
 }

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod check;
 mod cluster;
 mod jobs;
 mod load;
@@ -43,6 +44,8 @@ struct Global {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Check cloud credentials (every source tried) and enable the clouds that work.
+    Check(check::CheckArgs),
     /// Parse and validate a task YAML; print the normalised task(s).
     Validate(validate::ValidateArgs),
     /// List accelerators and their prices from the catalogs.
@@ -90,6 +93,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let g = cli.global;
     let result = match cli.command {
+        Command::Check(a) => check::run(&g, &a),
         Command::Validate(a) => validate::run(&g, &a),
         Command::ShowGpus(a) => show_gpus::run(&g, &a),
         Command::Optimize(a) => optimize::run(&g, &a),
