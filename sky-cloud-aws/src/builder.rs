@@ -238,7 +238,10 @@ impl AwsBuilder {
     pub async fn check(&self) -> CredentialReport {
         let mut report = CredentialReport::new(CLOUD);
         if self.creds.is_some() {
-            report.tried("static credentials given to AwsBuilder", SourceOutcome::Found);
+            report.tried(
+                "static credentials given to AwsBuilder",
+                SourceOutcome::Found,
+            );
         }
         // Sources after the one the chain picks are not consulted.
         let next = |report: &mut CredentialReport, name: &str, outcome: SourceOutcome| {
@@ -246,7 +249,14 @@ impl AwsBuilder {
                 .sources
                 .iter()
                 .any(|s| s.outcome == SourceOutcome::Found);
-            report.tried(name, if picked { SourceOutcome::Skipped } else { outcome });
+            report.tried(
+                name,
+                if picked {
+                    SourceOutcome::Skipped
+                } else {
+                    outcome
+                },
+            );
         };
         // 1. Environment variables.
         let ak = env("AWS_ACCESS_KEY_ID").is_some();
@@ -264,10 +274,7 @@ impl AwsBuilder {
         );
         // 2. Shared config and credentials files, for the selected profile (this covers SSO
         //    and credential_process profiles too).
-        let profile = self
-            .profile
-            .clone()
-            .unwrap_or_else(|| "default".to_owned());
+        let profile = self.profile.clone().unwrap_or_else(|| "default".to_owned());
         let creds_file = env("AWS_SHARED_CREDENTIALS_FILE")
             .map(PathBuf::from)
             .or_else(|| home().map(|h| h.join(".aws/credentials")));
@@ -315,10 +322,7 @@ impl AwsBuilder {
             },
         );
         // 3. Web identity (EKS service accounts).
-        let wi = match (
-            env("AWS_WEB_IDENTITY_TOKEN_FILE"),
-            env("AWS_ROLE_ARN"),
-        ) {
+        let wi = match (env("AWS_WEB_IDENTITY_TOKEN_FILE"), env("AWS_ROLE_ARN")) {
             (Some(_), Some(_)) => SourceOutcome::Found,
             (None, None) => SourceOutcome::Missing,
             _ => SourceOutcome::Invalid(
@@ -455,7 +459,10 @@ mod tests {
         assert_eq!(b.home_region(), "us-west-2");
         assert_eq!(b.max_attempts, 1, "at least one attempt");
         let dbg = format!("{b:?}");
-        assert!(!dbg.contains("very-secret") && !dbg.contains("AKIDEXAMPLE"), "{dbg}");
+        assert!(
+            !dbg.contains("very-secret") && !dbg.contains("AKIDEXAMPLE"),
+            "{dbg}"
+        );
     }
 
     #[tokio::test]

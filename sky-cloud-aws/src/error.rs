@@ -172,7 +172,12 @@ where
                 // Most often no credentials could be resolved.
                 (ErrorKind::Auth, Scope::Cloud)
             };
-            (kind, scope, None, format!("request not sent: {}", chain(&err)))
+            (
+                kind,
+                scope,
+                None,
+                format!("request not sent: {}", chain(&err)),
+            )
         }
         SdkError::ConstructionFailure(_) => (
             ErrorKind::InvalidRequest,
@@ -219,7 +224,12 @@ mod tests {
         ("InsufficientInstanceCapacity", 500, Capacity, Scope::Zone),
         ("InsufficientHostCapacity", 500, Capacity, Scope::Zone),
         ("InsufficientCapacity", 500, Capacity, Scope::Zone),
-        ("InsufficientFreeAddressesInSubnet", 400, Capacity, Scope::Zone),
+        (
+            "InsufficientFreeAddressesInSubnet",
+            400,
+            Capacity,
+            Scope::Zone,
+        ),
         ("SpotMaxPriceTooLow", 400, Capacity, Scope::Zone),
         ("Unsupported", 400, Capacity, Scope::Zone),
         ("UnsupportedOperation", 400, Unsupported, Scope::Zone),
@@ -242,15 +252,30 @@ mod tests {
         ("ServiceUnavailable", 503, Transient, Scope::Zone),
         ("Unavailable", 503, Transient, Scope::Zone),
         ("InvalidParameterValue", 400, InvalidRequest, Scope::Zone),
-        ("InvalidParameterCombination", 400, InvalidRequest, Scope::Zone),
+        (
+            "InvalidParameterCombination",
+            400,
+            InvalidRequest,
+            Scope::Zone,
+        ),
         ("MissingParameter", 400, InvalidRequest, Scope::Zone),
         ("InvalidAMIID.NotFound", 400, InvalidRequest, Scope::Zone),
         ("InvalidAMIID.Malformed", 400, InvalidRequest, Scope::Zone),
-        ("InvalidInstanceID.Malformed", 400, InvalidRequest, Scope::Zone),
+        (
+            "InvalidInstanceID.Malformed",
+            400,
+            InvalidRequest,
+            Scope::Zone,
+        ),
         ("InvalidInstanceID.NotFound", 400, NotFound, Scope::Zone),
         ("InvalidGroup.NotFound", 400, NotFound, Scope::Zone),
         ("InvalidKeyPair.Duplicate", 400, AlreadyExists, Scope::Zone),
-        ("InvalidPermission.Duplicate", 400, AlreadyExists, Scope::Zone),
+        (
+            "InvalidPermission.Duplicate",
+            400,
+            AlreadyExists,
+            Scope::Zone,
+        ),
     ];
 
     #[test]
@@ -268,17 +293,27 @@ mod tests {
 
     #[test]
     fn unknown_codes_fall_back_on_the_http_status() {
-        assert_eq!(classify(Some("Whatever"), "", Some(502)), (Transient, Scope::Zone));
+        assert_eq!(
+            classify(Some("Whatever"), "", Some(502)),
+            (Transient, Scope::Zone)
+        );
         assert_eq!(classify(None, "", Some(429)), (Transient, Scope::Zone));
         assert_eq!(classify(None, "", Some(403)), (Auth, Scope::Cloud));
-        assert_eq!(classify(Some("Whatever"), "", Some(400)), (Unexpected, Scope::Zone));
+        assert_eq!(
+            classify(Some("Whatever"), "", Some(400)),
+            (Unexpected, Scope::Zone)
+        );
         assert_eq!(classify(None, "", None), (Unexpected, Scope::Zone));
     }
 
     #[test]
     fn expired_credentials_behind_a_generic_code_are_auth() {
         assert_eq!(
-            classify(Some("Whatever"), "The security token included in the request is expired", Some(400)),
+            classify(
+                Some("Whatever"),
+                "The security token included in the request is expired",
+                Some(400)
+            ),
             (Auth, Scope::Cloud)
         );
     }

@@ -169,10 +169,6 @@ fn tag(k: impl Into<String>, v: impl Into<String>) -> Tag {
     Tag::builder().key(k).value(v).build()
 }
 
-fn is_code(e: &Error, suffix: &str) -> bool {
-    e.code().is_some_and(|c| c.ends_with(suffix))
-}
-
 /// sky's [`Provisioner`] on EC2 (build one with [`crate::AwsBuilder`]).
 ///
 /// Instances carry the tags [`TAG_CLUSTER`], [`TAG_RANK`] and [`TAG_HEAD`] from the moment
@@ -455,12 +451,7 @@ impl AwsProvisioner {
         let subnets = out
             .subnets()
             .iter()
-            .filter_map(|s| {
-                Some((
-                    s.availability_zone()?.to_owned(),
-                    s.subnet_id()?.to_owned(),
-                ))
-            })
+            .filter_map(|s| Some((s.availability_zone()?.to_owned(), s.subnet_id()?.to_owned())))
             .collect();
         Ok(Setup {
             security_group: group,
@@ -507,10 +498,13 @@ impl AwsProvisioner {
             .owners(CANONICAL_OWNER)
             .filters(filter(
                 "name",
-                [format!("ubuntu/images/hvm-ssd*/ubuntu-*-{}-server-*", match arch {
-                    "arm64" => "arm64",
-                    _ => "amd64",
-                })],
+                [format!(
+                    "ubuntu/images/hvm-ssd*/ubuntu-*-{}-server-*",
+                    match arch {
+                        "arm64" => "arm64",
+                        _ => "amd64",
+                    }
+                )],
             ))
             .filters(filter("state", ["available"]))
             .send()
@@ -554,7 +548,10 @@ impl AwsProvisioner {
         loop {
             let out = client
                 .describe_instances()
-                .filters(filter(&format!("tag:{TAG_CLUSTER}"), [cluster.name.as_str()]))
+                .filters(filter(
+                    &format!("tag:{TAG_CLUSTER}"),
+                    [cluster.name.as_str()],
+                ))
                 .filters(filter("instance-state-name", states.iter().copied()))
                 .set_next_token(token.take())
                 .send()
@@ -726,7 +723,9 @@ impl Provisioner for AwsProvisioner {
             .clone()
             .or_else(|| existing.iter().find_map(|n| n.zone.clone()));
         for rank in missing {
-            let node = self.run_one(req, &setup, &image, rank, zone.as_deref()).await?;
+            let node = self
+                .run_one(req, &setup, &image, rank, zone.as_deref())
+                .await?;
             tracing::debug!(cluster = %req.cluster.name, rank, id = %node.id, "launched");
             if zone.is_none() {
                 zone = node.zone.clone();
@@ -765,10 +764,17 @@ impl Provisioner for AwsProvisioner {
                         states.join(", ")
                     ),
                 )
-                .with_placement(Self::at(&cluster.region, cluster.zone.as_deref(), None)));
+                .with_placement(Self::at(
+                    &cluster.region,
+                    cluster.zone.as_deref(),
+                    None,
+                )));
             }
-            tokio::time::sleep(self.poll_interval.min(timeout.saturating_sub(start.elapsed())))
-                .await;
+            tokio::time::sleep(
+                self.poll_interval
+                    .min(timeout.saturating_sub(start.elapsed())),
+            )
+            .await;
         }
     }
 
@@ -873,7 +879,10 @@ impl Provisioner for AwsProvisioner {
             if !left.is_empty() {
                 return Err(Error::new(
                     ErrorKind::Unexpected,
-                    format!("TerminateInstances left {left:?} of cluster {} running", cluster.name),
+                    format!(
+                        "TerminateInstances left {left:?} of cluster {} running",
+                        cluster.name
+                    ),
                 )
                 .with_placement(at));
             }
@@ -896,12 +905,16 @@ impl Provisioner for AwsProvisioner {
         let group = self.group_of(cluster).await?.ok_or_else(|| {
             Error::new(
                 ErrorKind::NotFound,
-                format!("cluster {} has no instance with sky's security group", cluster.name),
+                format!(
+                    "cluster {} has no instance with sky's security group",
+                    cluster.name
+                ),
             )
             .with_placement(at)
         })?;
         let client = self.client(&cluster.region);
-        self.authorize(&client, &cluster.region, &group, ports).await
+        self.authorize(&client, &cluster.region, &group, ports)
+            .await
     }
 }
 
@@ -911,10 +924,25 @@ mod tests {
 
     #[test]
     fn graviton_families_are_arm64() {
-        for t in ["m6g.large", "c7gn.xlarge", "r6gd.2xlarge", "t4g.nano", "a1.medium", "hpc7g.4xlarge", "g5g.xlarge"] {
+        for t in [
+            "m6g.large",
+            "c7gn.xlarge",
+            "r6gd.2xlarge",
+            "t4g.nano",
+            "a1.medium",
+            "hpc7g.4xlarge",
+            "g5g.xlarge",
+        ] {
             assert_eq!(arch_of(t), "arm64", "{t}");
         }
-        for t in ["m6i.2xlarge", "g5.xlarge", "g4dn.xlarge", "p4d.24xlarge", "c6in.large", "inf2.xlarge"] {
+        for t in [
+            "m6i.2xlarge",
+            "g5.xlarge",
+            "g4dn.xlarge",
+            "p4d.24xlarge",
+            "c6in.large",
+            "inf2.xlarge",
+        ] {
             assert_eq!(arch_of(t), "x86_64", "{t}");
         }
     }
@@ -930,9 +958,18 @@ mod tests {
 
     #[test]
     fn ec2_states_map_to_sky_states() {
-        assert_eq!(state_of(Some(&InstanceStateName::Running)), InstanceState::Running);
-        assert_eq!(state_of(Some(&InstanceStateName::ShuttingDown)), InstanceState::ShuttingDown);
-        assert_eq!(state_of(Some(&InstanceStateName::Stopped)), InstanceState::Stopped);
+        assert_eq!(
+            state_of(Some(&InstanceStateName::Running)),
+            InstanceState::Running
+        );
+        assert_eq!(
+            state_of(Some(&InstanceStateName::ShuttingDown)),
+            InstanceState::ShuttingDown
+        );
+        assert_eq!(
+            state_of(Some(&InstanceStateName::Stopped)),
+            InstanceState::Stopped
+        );
         assert_eq!(state_of(None), InstanceState::Pending);
     }
 }

@@ -28,7 +28,10 @@ async fn spot_and_on_demand_clusters_live_and_die_through_the_broker() {
     assert_eq!(launched.cloud, CloudId::Aws);
     assert!(launched.spot);
     assert!(
-        launched.zone.as_deref().is_some_and(|z| z.starts_with(&launched.region)),
+        launched
+            .zone
+            .as_deref()
+            .is_some_and(|z| z.starts_with(&launched.region)),
         "placed in a named zone of its region: {launched:?}"
     );
     assert_eq!(spot.nodes.len(), 2);

@@ -41,5 +41,8 @@ async fn an_unreachable_endpoint_fails_the_check_with_a_reason() {
     let text = report.to_string();
     assert!(text.contains("not verified"), "{text}");
     assert!(text.contains("DescribeRegions"), "{text}");
-    assert!(!text.contains("secret-value") && !text.contains("AKIDEXAMPLE"), "{text}");
+    assert!(
+        !text.contains("secret-value") && !text.contains("AKIDEXAMPLE"),
+        "{text}"
+    );
 }

@@ -25,9 +25,13 @@ pub fn moto() -> Option<String> {
         Ok(v) if !v.trim().is_empty() => Some(v),
         _ => {
             if std::env::var_os("CI").is_some() {
-                panic!("moto is required in CI: SKY_TEST_MOTO_ENDPOINT is not set (.ci/run starts moto_server)");
+                panic!(
+                    "moto is required in CI: SKY_TEST_MOTO_ENDPOINT is not set (.ci/run starts moto_server)"
+                );
             }
-            eprintln!("skipped: SKY_TEST_MOTO_ENDPOINT is not set (run `moto_server -p 5000` and set it)");
+            eprintln!(
+                "skipped: SKY_TEST_MOTO_ENDPOINT is not set (run `moto_server -p 5000` and set it)"
+            );
             None
         }
     }

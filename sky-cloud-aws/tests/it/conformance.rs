@@ -19,7 +19,10 @@ async fn the_conformance_suite_passes_on_moto_in_a_pinned_zone() {
         .expect("us-east-1 in the mapped catalog")
         .zones;
     let zone = zones.first().expect("a zone name").clone();
-    assert!(zone.starts_with("us-east-1"), "zone ids became names: {zones:?}");
+    assert!(
+        zone.starts_with("us-east-1"),
+        "zone ids became names: {zones:?}"
+    );
     let cfg = ConformanceConfig::new("m6i.xlarge", "us-east-1")
         .with_zone(&zone)
         .with_prefix(unique("conf"))

@@ -103,9 +103,13 @@ async fn a_spot_cluster_is_tagged_at_launch_with_the_default_ubuntu_image_and_di
     assert!(nodes.iter().all(|n| n.spot), "{nodes:?}");
     let zones: BTreeSet<_> = nodes.iter().map(|n| n.zone.clone()).collect();
     assert_eq!(zones.len(), 1, "one zone for the whole cluster: {zones:?}");
-    p.wait_instances(&req.cluster, InstanceState::Running, Duration::from_secs(30))
-        .await
-        .unwrap();
+    p.wait_instances(
+        &req.cluster,
+        InstanceState::Running,
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
 
     let client = p.client("us-east-1");
     let out = client
@@ -135,7 +139,10 @@ async fn a_spot_cluster_is_tagged_at_launch_with_the_default_ubuntu_image_and_di
         };
         let rank: u32 = tag(TAG_RANK).unwrap().parse().unwrap();
         assert_eq!(tag(TAG_CLUSTER).as_deref(), Some(name.as_str()));
-        assert_eq!(tag(TAG_HEAD).as_deref(), Some(if rank == 0 { "true" } else { "false" }));
+        assert_eq!(
+            tag(TAG_HEAD).as_deref(),
+            Some(if rank == 0 { "true" } else { "false" })
+        );
         assert_eq!(tag("team").as_deref(), Some("ml"), "labels become tags");
         assert_eq!(i.key_name(), Some(key_pair_name(PUBLIC_KEY).as_str()));
         assert!(
@@ -168,7 +175,12 @@ async fn the_task_image_is_used_when_given() {
     let ep = moto_or_skip!();
     let p = provisioner(&ep).await;
     let client = p.client("us-west-2");
-    let images = client.describe_images().owners("amazon").send().await.unwrap();
+    let images = client
+        .describe_images()
+        .owners("amazon")
+        .send()
+        .await
+        .unwrap();
     let image = images
         .images()
         .iter()
@@ -187,7 +199,9 @@ async fn the_task_image_is_used_when_given() {
         .send()
         .await
         .unwrap();
-    let got = out.reservations()[0].instances()[0].image_id().map(str::to_owned);
+    let got = out.reservations()[0].instances()[0]
+        .image_id()
+        .map(str::to_owned);
     p.terminate_instances(&req.cluster).await.unwrap();
     assert_eq!(got, Some(image));
 }
@@ -220,7 +234,10 @@ async fn zone_ids_become_this_accounts_zone_names() {
 
     // Only the configured regions stay.
     let one = builder(&ep).regions(["us-west-2"]).build().await.unwrap();
-    let only_west = one.catalog_with_zone_names(fixture_catalog()).await.unwrap();
+    let only_west = one
+        .catalog_with_zone_names(fixture_catalog())
+        .await
+        .unwrap();
     let regions: Vec<String> = only_west.regions().into_iter().map(|r| r.name).collect();
     assert_eq!(regions, ["us-west-2"]);
 }

@@ -119,7 +119,10 @@ async fn throttling_is_retried_in_place() {
         return;
     };
     assert_eq!(calls[0].error, Some(ErrorKind::Transient));
-    assert_eq!(calls[0].placement, calls[1].placement, "same zone again: {calls:?}");
+    assert_eq!(
+        calls[0].placement, calls[1].placement,
+        "same zone again: {calls:?}"
+    );
     down_and_verify(&s, &name).await;
 }
 
@@ -131,8 +134,12 @@ async fn fail_with(code: &str, expect: Decision) {
     let s = setup(&ep, code).await;
     // Every RunInstances fails (not just the first).
     let (kind, scope) = classify(Some(code), "", Some(400));
-    s.faulty
-        .add_fault(Fault::on(Op::RunInstances).kind(kind).scope(scope).code(code));
+    s.faulty.add_fault(
+        Fault::on(Op::RunInstances)
+            .kind(kind)
+            .scope(scope)
+            .code(code),
+    );
     let name = unique("fx");
     let err = s
         .broker
