@@ -57,9 +57,7 @@ async fn run(state: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> 
     let report = builder.check().await;
     print!("{report}");
     if !report.ok() {
-        println!(
-            "AWS is not usable with these settings (see above); nothing was launched"
-        );
+        println!("AWS is not usable with these settings (see above); nothing was launched");
         return Ok(());
     }
     let aws = builder.build().await?;
