@@ -331,4 +331,44 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn sdk_errors_keep_their_code_status_and_placement() {
+        use aws_sdk_ec2::error::ErrorMetadata;
+        use aws_sdk_ec2::operation::run_instances::RunInstancesError;
+        use sky_core::CloudId;
+
+        let at = Placement {
+            cloud: Some(CloudId::Aws),
+            region: Some("us-east-1".into()),
+            zone: Some("us-east-1a".into()),
+            instance_type: Some("m6i.xlarge".into()),
+        };
+        let service = |code: &str, status: u16| {
+            let meta = ErrorMetadata::builder()
+                .code(code)
+                .message("We currently do not have sufficient capacity")
+                .build();
+            let raw = HttpResponse::new(status.try_into().unwrap(), "".into());
+            SdkError::service_error(RunInstancesError::generic(meta), raw)
+        };
+        let e = from_sdk(
+            "RunInstances",
+            service("InsufficientInstanceCapacity", 500),
+            at.clone(),
+        );
+        assert_eq!((e.kind(), e.scope()), (Capacity, Scope::Zone));
+        assert_eq!(e.code(), Some("InsufficientInstanceCapacity"));
+        assert_eq!(e.placement(), &at);
+        assert!(
+            e.message()
+                .starts_with("RunInstances: We currently do not have"),
+            "{e}"
+        );
+        let e = from_sdk("RunInstances", service("SomethingNew", 503), at.clone());
+        assert_eq!((e.kind(), e.code()), (Transient, Some("SomethingNew")));
+        let timeout: SdkError<RunInstancesError, HttpResponse> = SdkError::timeout_error("slow");
+        let e = from_sdk("RunInstances", timeout, at);
+        assert_eq!((e.kind(), e.code()), (Transient, None));
+    }
 }
