@@ -267,9 +267,12 @@ impl AwsProvisioner {
         } else {
             self.regions.clone()
         };
+        // One DescribeAvailabilityZones per region, all at once.
+        let answers =
+            futures_util::future::join_all(regions.iter().map(|r| self.zone_names(r))).await;
         let mut map = BTreeMap::new();
-        for r in &regions {
-            match self.zone_names(r).await {
+        for (r, answer) in regions.iter().zip(answers) {
+            match answer {
                 Ok(m) => map.extend(m),
                 Err(e) if e.kind() == ErrorKind::Auth && e.scope() == Scope::Region => {
                     tracing::info!(region = %r, "skipping a region the account has not opted in to");
