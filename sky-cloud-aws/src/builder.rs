@@ -372,6 +372,16 @@ impl AwsBuilder {
                     .map(|e| format!(" at {e}"))
                     .unwrap_or_default();
                 report.verified(format!("DescribeRegions answered{at} ({n} regions)"));
+                // Nothing above gave credentials, yet the chain found some: the last source
+                // it asks, the instance metadata service, did.
+                if !report
+                    .sources
+                    .iter()
+                    .any(|s| s.outcome == SourceOutcome::Found)
+                    && let Some(imds) = report.sources.last_mut()
+                {
+                    imds.outcome = SourceOutcome::Found;
+                }
             }
             Err(e) => {
                 let err = crate::error::from_sdk("DescribeRegions", e, Placement::cloud(CLOUD));
