@@ -66,6 +66,7 @@ fn save(dir: &Path, enabled: &Enabled) -> Result<(), Failure> {
 
 async fn check_one(cloud: &CloudId) -> CredentialReport {
     match cloud {
+        CloudId::Aws => sky::aws::AwsBuilder::from_env().check().await,
         CloudId::Gcp => sky::gcp::GcpBuilder::from_env().check().await,
         CloudId::Azure => sky::azure::AzureBuilder::from_env().check().await,
         other => {

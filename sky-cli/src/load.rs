@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use sky::catalog::{AzureCatalog, Catalog, CatalogSource, Catalogs, GcpCatalog};
+use sky::catalog::{AwsCatalog, AzureCatalog, Catalog, CatalogSource, Catalogs, GcpCatalog};
 use sky::fake::FakeCloud;
 use sky::provision::Provisioner;
 use sky::runtime::state::StateStore;
@@ -132,14 +132,25 @@ pub fn broker(g: &Global) -> Result<Broker, Failure> {
         .map_err(|e| Failure::new("config", e.to_string(), 2))
 }
 
+/// A cloud's catalog and provisioner, as [`BrokerBuilder::cloud`](sky::runtime::BrokerBuilder::cloud) takes them.
+type Backend = (Arc<dyn Catalog>, Arc<dyn Provisioner>);
+
 /// The catalog and provisioner of a cloud-provider backend, from the environment.
-fn provider(
-    g: &Global,
-    cloud: &CloudId,
-) -> Result<(Arc<dyn Catalog>, Arc<dyn Provisioner>), String> {
+fn provider(g: &Global, cloud: &CloudId) -> Result<Backend, String> {
     let src = source(g);
     let rt = runtime()?;
     match cloud {
+        CloudId::Aws => {
+            let base = AwsCatalog::load(&src).map_err(|e| e.to_string())?;
+            let p = rt
+                .block_on(sky::aws::AwsBuilder::from_env().build())
+                .map_err(|e| e.to_string())?;
+            // SkyPilot's AWS catalog names zones by id; the account maps them to names.
+            let catalog = rt
+                .block_on(p.catalog_with_zone_names(base))
+                .map_err(|e| e.to_string())?;
+            Ok((Arc::new(catalog), Arc::new(p)))
+        }
         CloudId::Gcp => {
             let catalog = GcpCatalog::load(&src).map_err(|e| e.to_string())?;
             let p = rt

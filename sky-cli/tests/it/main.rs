@@ -278,3 +278,72 @@ fn launch_exec_queue_logs_down_on_the_local_backend() {
         serde_json::json!([])
     );
 }
+
+/// `sky` in an empty environment: no cloud credentials anywhere, HOME a fresh directory.
+fn sky_bare(args: &[&str], home: &std::path::Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sky"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("SKY_CATALOG_DIR", catalog_dir())
+        .env("SKY_STATE_DIR", home.join("state"))
+        // No instance-metadata probing off EC2.
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("run sky")
+}
+
+#[test]
+fn check_names_every_source_and_enables_nothing_without_credentials() {
+    let d = tempfile::tempdir().unwrap();
+    let out = sky_bare(&["check", "--json"], d.path());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    let reports = v["reports"].as_array().unwrap();
+    let clouds: Vec<&str> = reports
+        .iter()
+        .map(|r| r["cloud"].as_str().unwrap())
+        .collect();
+    assert_eq!(clouds, ["aws", "gcp", "azure"]);
+    for r in reports {
+        assert!(
+            r["sources"].as_array().is_some_and(|s| s.len() >= 2),
+            "every source tried is named: {r}"
+        );
+        assert!(r["verification"].get("Ok").is_none(), "{r}");
+    }
+    assert_eq!(v["enabled"], serde_json::json!([]));
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("state/enabled_clouds.json")).unwrap())
+            .unwrap();
+    assert_eq!(saved["clouds"], serde_json::json!([]));
+
+    // A cloud enabled earlier whose credentials are gone is skipped, not fatal.
+    std::fs::write(
+        d.path().join("state/enabled_clouds.json"),
+        r#"{"clouds": ["gcp"], "checked_at": 0}"#,
+    )
+    .unwrap();
+    let out = sky_bare(&["status", "--json"], d.path());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("gcp is enabled but unusable now"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = sky_bare(&["check", "locl"], d.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean \"local\""));
+}
