@@ -20,6 +20,7 @@ use sky_core::catalog::{AwsCatalog, Catalog};
 use sky_core::error::{Error, ErrorKind, Placement, Result, Scope};
 use sky_core::provision::{
     Capabilities, ClusterInfo, ClusterRef, InstanceInfo, InstanceState, LaunchRequest, Provisioner,
+    all_in_state, wait_timeout,
 };
 use sky_core::resources::PortRange;
 
@@ -745,33 +746,13 @@ impl Provisioner for AwsProvisioner {
     ) -> Result<()> {
         let start = Instant::now();
         loop {
-            let nodes = self.live(cluster).await?;
-            let done = if state == InstanceState::Terminated {
-                nodes.is_empty()
-            } else {
-                nodes.iter().all(|n| n.state == state)
-            };
-            if done {
+            let nodes = Self::infos(&self.live(cluster).await?);
+            if all_in_state(&nodes, state) {
                 return Ok(());
             }
             if start.elapsed() >= timeout {
-                let states: Vec<String> = nodes
-                    .iter()
-                    .map(|n| format!("{}={:?}", n.id, n.state))
-                    .collect();
-                return Err(Error::new(
-                    ErrorKind::Transient,
-                    format!(
-                        "cluster {} not {state:?} after {timeout:?}: {}",
-                        cluster.name,
-                        states.join(", ")
-                    ),
-                )
-                .with_placement(Self::at(
-                    &cluster.region,
-                    cluster.zone.as_deref(),
-                    None,
-                )));
+                return Err(wait_timeout(cluster, state, timeout, &nodes)
+                    .with_placement(Self::at(&cluster.region, cluster.zone.as_deref(), None)));
             }
             tokio::time::sleep(
                 self.poll_interval

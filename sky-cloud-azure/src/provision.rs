@@ -18,6 +18,7 @@ use sky_core::catalog::AzureCatalog;
 use sky_core::error::{Error, ErrorKind, Placement, Result, Scope};
 use sky_core::provision::{
     Capabilities, ClusterInfo, ClusterRef, InstanceInfo, InstanceState, LaunchRequest, Provisioner,
+    all_in_state, wait_timeout,
 };
 use sky_core::resources::PortRange;
 use tokio::time::Instant;
@@ -854,25 +855,13 @@ impl Provisioner for AzureProvisioner {
                 .with_code("ProvisioningStateFailed")
                 .with_placement(self.at(cluster)));
             }
-            let done = if state == InstanceState::Terminated {
-                nodes.is_empty()
-            } else {
-                nodes.iter().all(|n| n.state == state)
-            };
-            if done {
+            if all_in_state(&nodes, state) {
                 return Ok(());
             }
             if Instant::now() >= deadline {
-                return Err(Error::new(
-                    ErrorKind::Transient,
-                    format!(
-                        "{} did not reach {state:?} within {timeout:?}: {:?}",
-                        cluster.name,
-                        nodes.iter().map(|n| n.state).collect::<Vec<_>>()
-                    ),
-                )
-                .with_scope(Scope::Region)
-                .with_placement(self.at(cluster)));
+                return Err(wait_timeout(cluster, state, timeout, &nodes)
+                    .with_scope(Scope::Region)
+                    .with_placement(self.at(cluster)));
             }
             tokio::time::sleep(self.arm.poll).await;
         }

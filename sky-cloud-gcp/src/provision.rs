@@ -15,6 +15,7 @@ use sky_core::CloudId;
 use sky_core::error::{Error, ErrorKind, Placement, Result};
 use sky_core::provision::{
     Capabilities, ClusterInfo, ClusterRef, InstanceInfo, InstanceState, LaunchRequest, Provisioner,
+    all_in_state, wait_timeout,
 };
 use sky_core::resources::PortRange;
 
@@ -534,24 +535,12 @@ impl Provisioner for GcpProvisioner {
         let deadline = Instant::now() + timeout;
         loop {
             let nodes = self.infos(cluster).await?;
-            let done = if state == InstanceState::Terminated {
-                nodes.is_empty()
-            } else {
-                nodes.iter().all(|n| n.state == state)
-            };
-            if done {
+            if all_in_state(&nodes, state) {
                 return Ok(());
             }
             if Instant::now() >= deadline {
-                return Err(Error::new(
-                    ErrorKind::Transient,
-                    format!(
-                        "cluster {} did not reach {state:?} in {timeout:?}: {:?}",
-                        cluster.name,
-                        nodes.iter().map(|n| n.state).collect::<Vec<_>>()
-                    ),
-                )
-                .with_placement(self.at(cluster, None)));
+                return Err(wait_timeout(cluster, state, timeout, &nodes)
+                    .with_placement(self.at(cluster, None)));
             }
             tokio::time::sleep(self.cfg.status_poll).await;
         }

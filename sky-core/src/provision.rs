@@ -161,11 +161,86 @@ pub struct ClusterInfo {
     pub ssh_port: u16,
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(id: &str, state: InstanceState) -> InstanceInfo {
+        InstanceInfo {
+            id: id.into(),
+            rank: 0,
+            state,
+            private_ip: None,
+            public_ip: None,
+            zone: None,
+            instance_type: "t".into(),
+            spot: false,
+        }
+    }
+
+    #[test]
+    fn waits_end_when_every_node_is_there() {
+        let nodes = [
+            node("a", InstanceState::Running),
+            node("b", InstanceState::Pending),
+        ];
+        assert!(!all_in_state(&nodes, InstanceState::Running));
+        assert!(all_in_state(&nodes[..1], InstanceState::Running));
+        assert!(!all_in_state(&nodes, InstanceState::Terminated));
+        assert!(all_in_state(&[], InstanceState::Terminated));
+        let c = ClusterRef {
+            name: "c".into(),
+            region: "r".into(),
+            zone: None,
+        };
+        let e = wait_timeout(&c, InstanceState::Running, Duration::from_secs(1), &nodes);
+        assert_eq!(e.kind(), crate::error::ErrorKind::Transient);
+        assert!(e.message().contains("b=Pending"), "{e}");
+    }
+}
+
 impl ClusterInfo {
     /// The head node (rank 0), if present.
     pub fn head(&self) -> Option<&InstanceInfo> {
         self.instances.iter().find(|i| i.rank == 0)
     }
+}
+
+/// Whether a [`Provisioner::wait_instances`] for `state` is over: every node is in `state`, or,
+/// for [`InstanceState::Terminated`], no node is left (the nodes a provisioner lists are the
+/// non-terminated ones).
+pub fn all_in_state(nodes: &[InstanceInfo], state: InstanceState) -> bool {
+    if state == InstanceState::Terminated {
+        nodes.is_empty()
+    } else {
+        nodes.iter().all(|n| n.state == state)
+    }
+}
+
+/// The error of a [`Provisioner::wait_instances`] whose `timeout` passed: transient (the nodes
+/// may still get there), naming each node's state. Backends add the placement.
+pub fn wait_timeout(
+    cluster: &ClusterRef,
+    state: InstanceState,
+    timeout: Duration,
+    nodes: &[InstanceInfo],
+) -> crate::error::Error {
+    let states: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("{}={:?}", n.id, n.state))
+        .collect();
+    crate::error::Error::new(
+        crate::error::ErrorKind::Transient,
+        format!(
+            "cluster {} did not reach {state:?} within {timeout:?}: {}",
+            cluster.name,
+            if states.is_empty() {
+                "no nodes".to_string()
+            } else {
+                states.join(", ")
+            }
+        ),
+    )
 }
 
 /// A cloud backend's provisioning operations, as SkyPilot's `sky/provision` API.
