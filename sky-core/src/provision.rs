@@ -161,44 +161,6 @@ pub struct ClusterInfo {
     pub ssh_port: u16,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn node(id: &str, state: InstanceState) -> InstanceInfo {
-        InstanceInfo {
-            id: id.into(),
-            rank: 0,
-            state,
-            private_ip: None,
-            public_ip: None,
-            zone: None,
-            instance_type: "t".into(),
-            spot: false,
-        }
-    }
-
-    #[test]
-    fn waits_end_when_every_node_is_there() {
-        let nodes = [
-            node("a", InstanceState::Running),
-            node("b", InstanceState::Pending),
-        ];
-        assert!(!all_in_state(&nodes, InstanceState::Running));
-        assert!(all_in_state(&nodes[..1], InstanceState::Running));
-        assert!(!all_in_state(&nodes, InstanceState::Terminated));
-        assert!(all_in_state(&[], InstanceState::Terminated));
-        let c = ClusterRef {
-            name: "c".into(),
-            region: "r".into(),
-            zone: None,
-        };
-        let e = wait_timeout(&c, InstanceState::Running, Duration::from_secs(1), &nodes);
-        assert_eq!(e.kind(), crate::error::ErrorKind::Transient);
-        assert!(e.message().contains("b=Pending"), "{e}");
-    }
-}
-
 impl ClusterInfo {
     /// The head node (rank 0), if present.
     pub fn head(&self) -> Option<&InstanceInfo> {
@@ -296,4 +258,42 @@ pub trait Provisioner: Send + Sync + Debug {
 
     /// Opens `ports` on every node. Requires [`Capabilities::open_ports`].
     async fn open_ports(&self, cluster: &ClusterRef, ports: &[PortRange]) -> Result<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(id: &str, state: InstanceState) -> InstanceInfo {
+        InstanceInfo {
+            id: id.into(),
+            rank: 0,
+            state,
+            private_ip: None,
+            public_ip: None,
+            zone: None,
+            instance_type: "t".into(),
+            spot: false,
+        }
+    }
+
+    #[test]
+    fn waits_end_when_every_node_is_there() {
+        let nodes = [
+            node("a", InstanceState::Running),
+            node("b", InstanceState::Pending),
+        ];
+        assert!(!all_in_state(&nodes, InstanceState::Running));
+        assert!(all_in_state(&nodes[..1], InstanceState::Running));
+        assert!(!all_in_state(&nodes, InstanceState::Terminated));
+        assert!(all_in_state(&[], InstanceState::Terminated));
+        let c = ClusterRef {
+            name: "c".into(),
+            region: "r".into(),
+            zone: None,
+        };
+        let e = wait_timeout(&c, InstanceState::Running, Duration::from_secs(1), &nodes);
+        assert_eq!(e.kind(), crate::error::ErrorKind::Transient);
+        assert!(e.message().contains("b=Pending"), "{e}");
+    }
 }
