@@ -34,13 +34,13 @@ struct Cand {
     acc: u32,
 }
 
-/// A query's answer before it is materialised: priced candidates, sorted and unique.
+/// A query's answer before it is materialised: priced candidates in row order.
 #[derive(Debug, Default)]
 struct Answer {
     picks: Vec<(f64, Cand)>,
-    /// `picks` is in the catalog's order (price, region, zone, instance type); otherwise it
-    /// is in row order, and unique.
-    sorted: bool,
+    /// The candidates are distinct rows (host-only requests), so they need no
+    /// de-duplication.
+    unique: bool,
     spot: bool,
     suggestions: Vec<String>,
     hint: Option<String>,
@@ -61,6 +61,13 @@ struct Req<'a> {
 /// The sum of a host and an accelerator price, without binary floating-point noise
 /// (catalog prices have at most 5 decimals; `0.47321 + 2.48` is `2.95321`, not `2.9532100000000003`).
 fn add_prices(a: f64, b: f64) -> f64 {
+    // A lone price is already the nearest double to its decimal.
+    if b == 0.0 {
+        return a;
+    }
+    if a == 0.0 {
+        return b;
+    }
     ((a + b) * 1e9).round() / 1e9
 }
 
@@ -350,8 +357,8 @@ impl Core {
     }
 
     /// The stages every request ends with: image regions, market, price cap.
-    /// `unique`: the candidates are distinct rows (host-only requests), so they need neither
-    /// de-duplication nor, for [`Core::visit_offerings`], sorting.
+    /// `unique`: the candidates are distinct rows (host-only requests), so they need no
+    /// de-duplication.
     fn finish(&self, mut cands: Vec<Cand>, r: &Req<'_>, what: &str, unique: bool) -> Answer {
         let mut hint = None;
         let cloud = &self.cloud;
@@ -399,12 +406,8 @@ impl Core {
             );
         }
         Answer {
-            picks: if unique {
-                cands.iter().map(|c| (self.price(c, r.spot), *c)).collect()
-            } else {
-                self.sorted_unique(&cands, r.spot)
-            },
-            sorted: !unique,
+            picks: cands.iter().map(|c| (self.price(c, r.spot), *c)).collect(),
+            unique,
             spot: r.spot,
             suggestions: Vec::new(),
             hint,
@@ -432,11 +435,10 @@ impl Core {
         picks.sort_by(|(pa, a), (pb, b)| pa.total_cmp(pb).then_with(|| self.cmp_place(a, b)));
     }
 
-    /// Prices, sorts (cheapest first; ties by region, zone, instance type) and de-duplicates
+    /// Sorts (cheapest first; ties by region, zone, instance type) and de-duplicates
     /// `(instance type, region, zone, accelerator)` on interned symbols, so that a
     /// default-CPU query over thousands of rows allocates no string.
-    fn sorted_unique(&self, cands: &[Cand], spot: bool) -> Vec<(f64, Cand)> {
-        let mut picks: Vec<(f64, Cand)> = cands.iter().map(|c| (self.price(c, spot), *c)).collect();
+    fn sorted_unique(&self, mut picks: Vec<(f64, Cand)>) -> Vec<(f64, Cand)> {
         self.sort_picks(&mut picks);
         let mut seen: FxHashSet<(Sym, Sym, Sym, Sym)> = FxHashSet::default();
         picks.retain(|(_, c)| {
@@ -477,8 +479,10 @@ impl Core {
     /// [`crate::catalog::Catalog::offerings`].
     pub(crate) fn offerings(&self, req: &Resources) -> Feasibility {
         let mut a = self.answer(req);
-        if !a.sorted {
+        if a.unique {
             self.sort_picks(&mut a.picks);
+        } else {
+            a.picks = self.sorted_unique(std::mem::take(&mut a.picks));
         }
         Feasibility {
             offerings: a
@@ -492,7 +496,9 @@ impl Core {
     }
 
     /// [`crate::catalog::Catalog::visit_offerings`]: the same answer, without allocating an
-    /// offering per row, and in row order when the rows are distinct (no sort).
+    /// offering per row, in row order (neither sorted nor de-duplicated: the catalog's rows
+    /// give no duplicate launchables, which a test checks on all three catalogs, and a
+    /// duplicate would only repeat a candidate to the optimizer).
     pub(crate) fn visit_offerings(
         &self,
         req: &Resources,
@@ -754,7 +760,7 @@ impl Core {
         let rows = self.acc_rows(name);
         let fail = |hint: Option<String>, with_suggestions: bool| Answer {
             picks: Vec::new(),
-            sorted: true,
+            unique: true,
             spot: r.spot,
             suggestions: if with_suggestions {
                 self.suggestions(r, name, count)
@@ -1067,8 +1073,6 @@ impl Core {
                 }
             }
         }
-        self.sort_picks(&mut all.picks);
-        all.sorted = true;
         if all.picks.is_empty() {
             all.hint = Some(format!(
                 "{want} x{}: {}",
