@@ -144,6 +144,32 @@ impl GcpProvisioner {
     }
 
     /// Fails if a finished operation carries an error.
+    /// Stop or start: runs `op(name, zone)` on every node not already in `target`, all at
+    /// once, each polled to completion and checked.
+    async fn power<F, Fut>(&self, cluster: &ClusterRef, target: InstanceState, op: F) -> Result<()>
+    where
+        F: Fn(String, String) -> Fut,
+        Fut: std::future::Future<
+                Output = std::result::Result<Operation, google_cloud_gax::error::Error>,
+            >,
+    {
+        let at = self.at(cluster, None);
+        let nodes = self.targets(cluster, |s| s != target).await?;
+        let calls = nodes.into_iter().map(|(name, zone)| {
+            let at = &at;
+            let call = op(name, zone);
+            async move {
+                let done = call.await.map_err(|e| from_gax(&e, at.clone()))?;
+                self.check_op(&done, at)
+            }
+        });
+        futures_util::future::join_all(calls)
+            .await
+            .into_iter()
+            .collect::<Result<Vec<()>>>()?;
+        Ok(())
+    }
+
     fn check_op(&self, op: &Operation, at: &Placement) -> Result<()> {
         match GceFault::from_operation(op) {
             Some(f) => Err(f.into_error(at.clone())),
@@ -560,58 +586,29 @@ impl Provisioner for GcpProvisioner {
     }
 
     async fn stop_instances(&self, cluster: &ClusterRef) -> Result<()> {
-        let at = self.at(cluster, None);
-        let nodes = self
-            .targets(cluster, |s| s != InstanceState::Stopped)
-            .await?;
-        let stops = nodes.into_iter().map(|(name, zone)| {
-            let at = at.clone();
-            async move {
-                let op = self
-                    .instances
-                    .stop()
-                    .set_project(&self.project)
-                    .set_zone(&zone)
-                    .set_instance(name)
-                    .poller()
-                    .until_done()
-                    .await
-                    .map_err(|e| from_gax(&e, at.clone()))?;
-                self.check_op(&op, &at)
-            }
-        });
-        futures_util::future::join_all(stops)
-            .await
-            .into_iter()
-            .collect::<Result<Vec<()>>>()?;
-        Ok(())
+        self.power(cluster, InstanceState::Stopped, |name, zone| {
+            self.instances
+                .stop()
+                .set_project(&self.project)
+                .set_zone(zone)
+                .set_instance(name)
+                .poller()
+                .until_done()
+        })
+        .await
     }
 
     async fn start_instances(&self, cluster: &ClusterRef) -> Result<Vec<InstanceInfo>> {
-        let at = self.at(cluster, None);
-        let nodes = self
-            .targets(cluster, |s| s != InstanceState::Running)
-            .await?;
-        let starts = nodes.into_iter().map(|(name, zone)| {
-            let at = at.clone();
-            async move {
-                let op = self
-                    .instances
-                    .start()
-                    .set_project(&self.project)
-                    .set_zone(&zone)
-                    .set_instance(name)
-                    .poller()
-                    .until_done()
-                    .await
-                    .map_err(|e| from_gax(&e, at.clone()))?;
-                self.check_op(&op, &at)
-            }
-        });
-        futures_util::future::join_all(starts)
-            .await
-            .into_iter()
-            .collect::<Result<Vec<()>>>()?;
+        self.power(cluster, InstanceState::Running, |name, zone| {
+            self.instances
+                .start()
+                .set_project(&self.project)
+                .set_zone(zone)
+                .set_instance(name)
+                .poller()
+                .until_done()
+        })
+        .await?;
         self.infos(cluster).await
     }
 
