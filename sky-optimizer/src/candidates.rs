@@ -382,7 +382,7 @@ fn process(catalog: &dyn Catalog, req: &Resources, blocked: &BlockList) -> Entry
     let cloud = catalog.cloud();
     let by_zone = catalog.optimize_by_zone() || req.spot() || req.zone.is_some();
     let mut entry = Entry::default();
-    // Hashed by name while scanning (thousands of rows); sorted afterwards.
+    // Hashed by name while scanning (thousands of rows).
     let mut regions: FxHashMap<String, Option<Offering>> = FxHashMap::default();
     let mut groups: Vec<Option<Offering>> = Vec::new();
     let mut collapsed_any = false;
@@ -421,9 +421,8 @@ fn process(catalog: &dyn Catalog, req: &Resources, blocked: &BlockList) -> Entry
     entry.hint = feasibility.hint;
     entry.suggestions = feasibility.suggestions;
     let mut reps: Vec<Offering> = Vec::new();
-    let mut regions: Vec<(String, Option<Offering>)> = regions.into_iter().collect();
-    regions.sort_by(|a, b| a.0.cmp(&b.0));
-    for o in regions.into_iter().map(|(_, o)| o).chain(groups).flatten() {
+    // Any order: the representatives are sorted by their total order below.
+    for o in regions.into_values().chain(groups).flatten() {
         if !reps
             .iter()
             .any(|r| r.key() == o.key() && r.accelerator == o.accelerator)
