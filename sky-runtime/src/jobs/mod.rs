@@ -130,8 +130,10 @@ pub struct JobRecord {
     pub name: Option<String>,
     /// Status.
     pub status: JobStatus,
-    /// Exit code of the failing node's phase (lowest failing rank); 0 on success; `None`
-    /// while unfinished, or when no code exists (a lost node, a job cancelled while pending).
+    /// Exit code of the failing node's phase: of the lowest rank among the nodes that had
+    /// failed when sky looked (the others are then killed, so their codes never count); 0 on
+    /// success; `None` while unfinished, or when no code exists (a lost node, a job cancelled
+    /// while pending).
     pub exit_code: Option<i32>,
     /// Why the job ended as it did, when there is more to say than the exit code.
     pub message: Option<String>,
