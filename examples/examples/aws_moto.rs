@@ -28,10 +28,13 @@ fn catalog_path() -> PathBuf {
     std::env::var_os("SKY_AWS_CATALOG")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../sky-core/tests/fixtures/catalogs/aws/vms.csv"
-            ))
+            PathBuf::from(
+                // The run-time value (cargo sets it for tests, benches and `cargo run`): the
+                // compile-time one is stale in a binary reused from another checkout path.
+                std::env::var_os("CARGO_MANIFEST_DIR")
+                    .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+            )
+            .join("../sky-core/tests/fixtures/catalogs/aws/vms.csv")
         })
 }
 

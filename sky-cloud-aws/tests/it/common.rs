@@ -66,10 +66,12 @@ pub async fn provisioner(endpoint: &str) -> AwsProvisioner {
 
 /// SkyPilot's AWS catalog layout: the small fixture of sky-core.
 pub fn fixture_catalog() -> AwsCatalog {
-    let path = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../sky-core/tests/fixtures/catalogs/aws/vms.csv"
-    ));
+    let path = PathBuf::from(
+        // The run-time value (cargo sets it for tests, benches and `cargo run`): the
+        // compile-time one is stale in a binary reused from another checkout path.
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../sky-core/tests/fixtures/catalogs/aws/vms.csv");
     AwsCatalog::from_path(path).expect("AWS fixture catalog")
 }
 

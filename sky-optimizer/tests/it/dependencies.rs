@@ -15,7 +15,12 @@ fn tree(args: &[&str]) -> String {
             "none",
         ])
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(
+            // The run-time value (cargo sets it for tests, benches and `cargo run`): the
+            // compile-time one is stale in a binary reused from another checkout path.
+            std::env::var_os("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+        )
         .output()
         .expect("cargo runs");
     assert!(
