@@ -20,11 +20,8 @@ use crate::error::OptimizeError;
 #[derive(Clone, Debug)]
 pub(crate) struct Launchable {
     /// The offering; `zone` is `None` for a region-level candidate, whose price is the
-    /// cheapest zone's.
+    /// cheapest zone's (its zones are listed by [`Enumerator::zones`], for chosen ones only).
     pub offering: Offering,
-    /// Zones to try, cheapest first, for a region-level candidate (empty for a zone-level
-    /// one, whose only zone is the offering's).
-    pub zones: Vec<String>,
     /// Which of the task's resource alternatives produced it.
     pub resources_index: usize,
 }
@@ -70,12 +67,18 @@ pub(crate) struct Entry {
     pub by_group: Vec<usize>,
 }
 
+/// Cached answers whose requests hash alike.
+type Bucket = Vec<(Resources, Rc<Entry>)>;
+
 /// Caches catalog answers for one optimize call.
 pub(crate) struct Enumerator<'a> {
     catalogs: Vec<&'a dyn Catalog>,
     all_clouds: Vec<CloudId>,
     blocked: &'a BlockList,
-    cache: BTreeMap<(CloudId, String), Rc<Entry>>,
+    /// Answers of this call by (cloud, request): a cheap hash of the fields that shape a
+    /// catalog answer picks the bucket, equality decides (formatting every request into a
+    /// key cost more than a small query).
+    cache: FxHashMap<(CloudId, u64), Bucket>,
 }
 
 /// What a task may run on.
@@ -161,7 +164,7 @@ impl<'a> Enumerator<'a> {
                 .collect(),
             all_clouds: catalogs.clouds(),
             blocked,
-            cache: BTreeMap::new(),
+            cache: FxHashMap::default(),
         }
     }
 
@@ -177,13 +180,68 @@ impl<'a> Enumerator<'a> {
         } else {
             req
         };
-        let key = (catalog.cloud(), format!("{req:?}"));
-        if let Some(e) = self.cache.get(&key) {
+        let bucket = self
+            .cache
+            .entry((catalog.cloud(), request_hash(req)))
+            .or_default();
+        if let Some((_, e)) = bucket.iter().find(|(r, _)| r == req) {
             return e.clone();
         }
         let e = Rc::new(process(catalog, req, self.blocked));
-        self.cache.insert(key, e.clone());
+        bucket.push((req.clone(), e.clone()));
         e
+    }
+
+    /// The zones to try for launchable `l` of `task`, cheapest first: its own zone for a
+    /// zone-level candidate; for a region-level one, every zone of its region where the same
+    /// instance type and accelerator pass the request, the block list and the price cap.
+    ///
+    /// Only the chosen placements need this, so it is not part of the candidate scan: the
+    /// request is narrowed to the launchable's instance type and region (pins only filter,
+    /// so the rows that remain are the same rows), and the catalog answers from its index.
+    pub fn zones(&self, task: &Task, l: &Launchable) -> Vec<String> {
+        let o = &l.offering;
+        if let Some(z) = &o.zone {
+            return vec![z.clone()];
+        }
+        let Some(catalog) = self.catalogs.iter().find(|c| c.cloud() == o.cloud) else {
+            return Vec::new();
+        };
+        let Some(req) = task.resources.alternatives.get(l.resources_index) else {
+            return Vec::new();
+        };
+        let mut narrow = req.clone();
+        narrow.cloud = None;
+        narrow.instance_type = Some(o.instance_type.clone());
+        narrow.region = Some(o.region.clone());
+        let mut zones: Vec<(f64, String)> = Vec::new();
+        let scan = |r: &Resources, zones: &mut Vec<(f64, String)>| {
+            catalog.visit_offerings(r, &mut |v| {
+                let Some(zone) = v.zone else { return };
+                if v.region == o.region
+                    && v.instance_type == o.instance_type
+                    && same_acc(v.accelerator, o.accelerator.as_ref())
+                    && matches!(admit(&v, &o.cloud, req, self.blocked), Admit::Yes)
+                {
+                    zones.push((v.hourly_price, zone.to_string()));
+                }
+            });
+        };
+        scan(&narrow, &mut zones);
+        if zones.is_empty() {
+            // A catalog whose pins do more than filter: the request as the scan saw it.
+            let mut unpinned = req.clone();
+            unpinned.cloud = None;
+            scan(&unpinned, &mut zones);
+        }
+        zones.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        let mut out: Vec<String> = Vec::new();
+        for (_, zone) in zones {
+            if !out.contains(&zone) {
+                out.push(zone);
+            }
+        }
+        out
     }
 
     /// The candidates of `task` (named `name` in messages), or why there are none.
@@ -303,6 +361,25 @@ impl<'a> Enumerator<'a> {
     }
 }
 
+/// A hash of the request fields that shape a catalog answer (equal requests hash equal).
+fn request_hash(r: &Resources) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    r.instance_type.hash(&mut h);
+    r.region.hash(&mut h);
+    r.zone.hash(&mut h);
+    r.spot().hash(&mut h);
+    r.cpus.map(|c| c.count.to_bits()).hash(&mut h);
+    match &r.accelerators {
+        Some(AcceleratorSpec::Name { name, count }) => (name, count.to_bits()).hash(&mut h),
+        Some(AcceleratorSpec::Memory {
+            memory_gib, count, ..
+        }) => (memory_gib.to_bits(), count.to_bits()).hash(&mut h),
+        _ => {}
+    }
+    h.finish()
+}
+
 /// Why a catalog row is not a candidate.
 enum Admit {
     Yes,
@@ -351,13 +428,10 @@ fn cmp_view(x: &OfferingRef<'_>, y: &Offering) -> Ordering {
         })
 }
 
-/// Keeps `v` in `slot` if it is better than what is there.
-fn keep_best(slot: &mut Option<Offering>, v: &OfferingRef<'_>) {
-    if slot
-        .as_ref()
-        .is_none_or(|best| cmp_view(v, best) == Ordering::Less)
-    {
-        *slot = Some(v.to_offering());
+/// Keeps `v` in `best` if it is better than what is there.
+fn keep_best(best: &mut Offering, v: &OfferingRef<'_>) {
+    if cmp_view(v, best) == Ordering::Less {
+        v.write_into(best);
     }
 }
 
@@ -373,19 +447,20 @@ fn same_acc(a: Option<(&str, f64)>, b: Option<&Accelerator>) -> bool {
 /// the cheapest launchable per region and per accelerator, the only ones the optimizer and
 /// the report use.
 ///
-/// Rows are scanned borrowed ([`Catalog::visit_offerings`]); only the few representatives
-/// become owned. Clouds whose price is per region (zones are failover detail) get
-/// region-level launchables whose price is the cheapest admitted zone's and whose zones are
-/// every admitted zone, cheapest first; those lists come from a second scan, made only when
-/// such a representative exists.
+/// Rows are scanned borrowed ([`Catalog::visit_offerings`]), once; only the few
+/// representatives become owned. Clouds whose price is per region (zones are failover
+/// detail) get region-level launchables whose price is the cheapest admitted zone's; their
+/// zone lists are made for the chosen ones only ([`Enumerator::zones`]).
 fn process(catalog: &dyn Catalog, req: &Resources, blocked: &BlockList) -> Entry {
     let cloud = catalog.cloud();
     let by_zone = catalog.optimize_by_zone() || req.spot() || req.zone.is_some();
     let mut entry = Entry::default();
-    // Hashed by name while scanning (thousands of rows).
-    let mut regions: FxHashMap<String, Option<Offering>> = FxHashMap::default();
-    let mut groups: Vec<Option<Offering>> = Vec::new();
-    let mut collapsed_any = false;
+    // The cheapest per region, found by name: rows come grouped by instance type and then
+    // by place, so the last region hit is checked before hashing.
+    let mut regions: Vec<Offering> = Vec::new();
+    let mut region_index: FxHashMap<String, usize> = FxHashMap::default();
+    let mut last_region = usize::MAX;
+    let mut groups: Vec<Offering> = Vec::new();
     let feasibility = catalog.visit_offerings(req, &mut |mut o| {
         entry.found += 1;
         match admit(&o, &cloud, req, blocked) {
@@ -400,29 +475,36 @@ fn process(catalog: &dyn Catalog, req: &Resources, blocked: &BlockList) -> Entry
                 return;
             }
         }
-        if !by_zone && o.zone.is_some() {
+        if !by_zone {
             o.zone = None;
-            collapsed_any = true;
         }
-        match regions.get_mut(o.region) {
-            Some(slot) => keep_best(slot, &o),
-            None => {
-                regions.insert(o.region.to_string(), Some(o.to_offering()));
-            }
+        if regions
+            .get(last_region)
+            .is_none_or(|r| r.region != o.region)
+        {
+            last_region = match region_index.get(o.region) {
+                Some(&k) => k,
+                None => {
+                    region_index.insert(o.region.to_string(), regions.len());
+                    regions.push(o.to_offering());
+                    regions.len() - 1
+                }
+            };
         }
-        match groups.iter_mut().find(|g| {
-            g.as_ref()
-                .is_some_and(|b| same_acc(o.accelerator, b.accelerator.as_ref()))
-        }) {
-            Some(slot) => keep_best(slot, &o),
-            None => groups.push(Some(o.to_offering())),
+        keep_best(&mut regions[last_region], &o);
+        match groups
+            .iter_mut()
+            .find(|g| same_acc(o.accelerator, g.accelerator.as_ref()))
+        {
+            Some(best) => keep_best(best, &o),
+            None => groups.push(o.to_offering()),
         }
     });
     entry.hint = feasibility.hint;
     entry.suggestions = feasibility.suggestions;
     let mut reps: Vec<Offering> = Vec::new();
     // Any order: the representatives are sorted by their total order below.
-    for o in regions.into_values().chain(groups).flatten() {
+    for o in regions.into_iter().chain(groups) {
         if !reps
             .iter()
             .any(|r| r.key() == o.key() && r.accelerator == o.accelerator)
@@ -430,40 +512,11 @@ fn process(catalog: &dyn Catalog, req: &Resources, blocked: &BlockList) -> Entry
             reps.push(o);
         }
     }
-    let mut zones: Vec<Vec<(f64, String)>> = vec![Vec::new(); reps.len()];
-    if collapsed_any {
-        catalog.visit_offerings(req, &mut |o| {
-            let Some(zone) = o.zone else { return };
-            if !matches!(admit(&o, &cloud, req, blocked), Admit::Yes) {
-                return;
-            }
-            for (k, r) in reps.iter().enumerate() {
-                if r.zone.is_none()
-                    && r.region == o.region
-                    && r.instance_type == o.instance_type
-                    && same_acc(o.accelerator, r.accelerator.as_ref())
-                {
-                    zones[k].push((o.hourly_price, zone.to_string()));
-                }
-            }
-        });
-    }
     entry.all = reps
         .into_iter()
-        .zip(zones)
-        .map(|(offering, mut z)| {
-            z.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
-            let mut zones: Vec<String> = Vec::new();
-            for (_, zone) in z {
-                if !zones.contains(&zone) {
-                    zones.push(zone);
-                }
-            }
-            Launchable {
-                offering,
-                zones,
-                resources_index: 0,
-            }
+        .map(|offering| Launchable {
+            offering,
+            resources_index: 0,
         })
         .collect();
     entry.all.sort_by(cmp_launchables);

@@ -347,6 +347,7 @@ pub fn optimize(
         &assign,
         &launchables,
         &per_task,
+        &enumerator,
         &out_gb,
     ))
 }
@@ -424,6 +425,7 @@ fn make_plan(
     assign: &[usize],
     launchables: &[Vec<Launchable>],
     per_task: &[candidates::TaskCandidates],
+    enumerator: &Enumerator<'_>,
     out_gb: &[f64],
 ) -> Plan {
     let score = problem.evaluate(assign);
@@ -447,11 +449,7 @@ fn make_plan(
                 cloud: o.cloud.clone(),
                 region: o.region.clone(),
                 zone: o.zone.clone(),
-                zones: if l.zones.is_empty() {
-                    o.zone.iter().cloned().collect()
-                } else {
-                    l.zones.clone()
-                },
+                zones: enumerator.zones(task, l),
                 instance_type: o.instance_type.clone(),
                 accelerators: o.accelerator.clone(),
                 vcpus: o.vcpus,

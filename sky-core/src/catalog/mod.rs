@@ -157,6 +157,42 @@ impl OfferingRef<'_> {
         }
     }
 
+    /// Overwrites `out` with this offering, reusing its string buffers: keeping a running
+    /// best while scanning thousands of rows then allocates only when a string outgrows
+    /// its buffer.
+    pub fn write_into(&self, out: &mut Offering) {
+        fn set(s: &mut String, v: &str) {
+            s.clear();
+            s.push_str(v);
+        }
+        if out.cloud != *self.cloud {
+            out.cloud = self.cloud.clone();
+        }
+        set(&mut out.instance_type, self.instance_type);
+        match (self.accelerator, &mut out.accelerator) {
+            (Some((name, count)), Some(a)) => {
+                set(&mut a.name, name);
+                a.count = count;
+            }
+            (acc, slot) => {
+                *slot = acc.map(|(name, count)| Accelerator {
+                    name: name.to_string(),
+                    count,
+                });
+            }
+        }
+        set(&mut out.region, self.region);
+        match (self.zone, &mut out.zone) {
+            (Some(z), Some(slot)) => set(slot, z),
+            (zone, slot) => *slot = zone.map(str::to_string),
+        }
+        out.vcpus = self.vcpus;
+        out.memory_gib = self.memory_gib;
+        out.spot = self.spot;
+        out.hourly_price = self.hourly_price;
+        out.accelerator_hourly_price = self.accelerator_hourly_price;
+    }
+
     /// The same total order key as [`Offering::key`].
     pub fn key(&self) -> (&CloudId, &str, Option<&str>, &str, bool) {
         (

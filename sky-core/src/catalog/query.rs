@@ -3,7 +3,7 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::gpu::{known_memory_gib, vendor_from_name};
 use super::rules::{self, GCP_TPU_HOST};
@@ -22,8 +22,12 @@ pub(crate) struct Core {
     pub layout: Layout,
     pub cloud: CloudId,
     pub t: Table,
-    /// Instance types of the default CPU families, sorted by name.
-    defaults: Vec<Sym>,
+    /// The rows of the default CPU families' instance types (by name, then row order): the
+    /// candidates of every default-CPU query.
+    default_rows: Vec<u32>,
+    /// GCP: the N1 host rows (where GPUs attach) per zone, in row order; made once, since
+    /// every attachable-GPU query pairs accelerator rows with them.
+    n1_by_zone: FxHashMap<Sym, Vec<u32>>,
 }
 
 /// A launchable in the making: a host row and, on GCP, the separately priced accelerator row
@@ -169,17 +173,31 @@ impl Core {
             Layout::Gcp => rules::gcp_is_default,
             Layout::Azure => rules::azure_is_default,
         };
-        let defaults = t
+        let defaults: Vec<Sym> = t
             .instance_types
             .iter()
             .copied()
             .filter(|s| is_default(t.s(*s)))
             .collect();
+        let default_rows = defaults
+            .iter()
+            .flat_map(|s| t.by_instance.get(s).into_iter().flatten())
+            .copied()
+            .collect();
+        let mut n1_by_zone: FxHashMap<Sym, Vec<u32>> = FxHashMap::default();
+        if layout == Layout::Gcp {
+            for (i, row) in t.rows.iter().enumerate() {
+                if row.instance != NONE && rules::gcp_is_n1_host(t.s(row.instance)) {
+                    n1_by_zone.entry(row.zone).or_default().push(i as u32);
+                }
+            }
+        }
         Core {
             layout,
             cloud,
             t,
-            defaults,
+            default_rows,
+            n1_by_zone,
         }
     }
 
@@ -651,16 +669,13 @@ impl Core {
                     // A2/A3/A4/G2 hosts come with their GPUs, priced separately.
                     return self.acc_offerings(r, acc, count);
                 }
+                if let Some(a) = self.host_fast_path(rows, r, r.cpus, r.memory) {
+                    return a;
+                }
                 let cands = rows.iter().map(|&i| Cand { host: i, acc: NONE }).collect();
                 (cands, it.to_string(), r.cpus, r.memory)
             }
             None => {
-                let cands = self
-                    .defaults
-                    .iter()
-                    .flat_map(|s| self.t.by_instance.get(s).into_iter().flatten())
-                    .map(|&i| Cand { host: i, acc: NONE })
-                    .collect();
                 let cpus = match (r.cpus, r.memory) {
                     (None, None) => Some(CpuSpec {
                         count: rules::DEFAULT_VCPUS,
@@ -671,6 +686,14 @@ impl Core {
                 let memory = r
                     .memory
                     .or(Some(MemorySpec::PerVcpu(rules::DEFAULT_MEMORY_PER_VCPU)));
+                if let Some(a) = self.host_fast_path(&self.default_rows, r, cpus, memory) {
+                    return a;
+                }
+                let cands = self
+                    .default_rows
+                    .iter()
+                    .map(|&i| Cand { host: i, acc: NONE })
+                    .collect();
                 (cands, "default CPU instance".to_string(), cpus, memory)
             }
         };
@@ -683,6 +706,48 @@ impl Core {
             };
         }
         self.finish(cands, r, &what, true)
+    }
+
+    /// Host-only rows through every stage of [`Self::cpu_offerings`] in one pass (place,
+    /// shape, image regions, market, price cap). `None` when no row passes: the staged path
+    /// then finds which stage excluded them all, for the hint. Either way the rows kept are
+    /// the same, in the same order.
+    fn host_fast_path(
+        &self,
+        rows: &[u32],
+        r: &Req<'_>,
+        cpus: Option<CpuSpec>,
+        memory: Option<MemorySpec>,
+    ) -> Option<Answer> {
+        let picks: Vec<(f64, Cand)> = rows
+            .iter()
+            .filter_map(|&i| {
+                let row = self.row(i);
+                let ok = r.region.is_none_or(|x| x == row.region)
+                    && r.zone.is_none_or(|x| x == row.zone)
+                    && cpus.is_none_or(|c| cpus_ok(&c, row.vcpus))
+                    && memory.is_none_or(|m| mem_ok(&m, row.vcpus, row.memory));
+                if !ok {
+                    return None;
+                }
+                if let Some(allowed) = &r.image_regions {
+                    let region = self.t.s(row.region);
+                    if !allowed.iter().any(|a| a.eq_ignore_ascii_case(region)) {
+                        return None;
+                    }
+                }
+                let c = Cand { host: i, acc: NONE };
+                let price = self.price(&c, r.spot);
+                (!price.is_nan() && r.max_cost.is_none_or(|m| price <= m)).then_some((price, c))
+            })
+            .collect();
+        (!picks.is_empty()).then_some(Answer {
+            picks,
+            unique: true,
+            spot: r.spot,
+            suggestions: Vec::new(),
+            hint: None,
+        })
     }
 
     /// SkyPilot's fuzzy candidates (names containing `name` with at least `count` devices, in
@@ -881,13 +946,8 @@ impl Core {
                     (syms, r.cpus, r.memory)
                 }
                 None => {
-                    let syms = self
-                        .t
-                        .instance_types
-                        .iter()
-                        .copied()
-                        .filter(|s| rules::gcp_is_n1_host(self.t.s(*s)))
-                        .collect();
+                    // N1 hosts come from the per-zone index below.
+                    let syms = Vec::new();
                     let (cpus, memory) = if r.instance_type.is_some() {
                         (r.cpus, r.memory)
                     } else {
@@ -917,12 +977,19 @@ impl Core {
                 }
             };
         // Host rows by zone, for the candidate host types.
-        let mut by_zone: HashMap<Sym, Vec<u32>> = HashMap::new();
-        for h in &host_types {
-            for &i in self.t.by_instance.get(h).into_iter().flatten() {
-                by_zone.entry(self.row(i).zone).or_default().push(i);
+        let fixed_by_zone;
+        let by_zone = if fixed.is_some() {
+            let mut m: FxHashMap<Sym, Vec<u32>> = FxHashMap::default();
+            for h in &host_types {
+                for &i in self.t.by_instance.get(h).into_iter().flatten() {
+                    m.entry(self.row(i).zone).or_default().push(i);
+                }
             }
-        }
+            fixed_by_zone = m;
+            &fixed_by_zone
+        } else {
+            &self.n1_by_zone
+        };
         let mut cands: Vec<Cand> = Vec::new();
         for a in &accs {
             for &h in by_zone.get(&self.row(a.acc).zone).into_iter().flatten() {
