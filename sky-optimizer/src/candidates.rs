@@ -463,6 +463,26 @@ fn process(catalog: &dyn Catalog, req: &Resources, blocked: &BlockList) -> Entry
     let mut groups: Vec<Offering> = Vec::new();
     let feasibility = catalog.visit_offerings(req, &mut |mut o| {
         entry.found += 1;
+        let region = if regions
+            .get(last_region)
+            .is_some_and(|r| r.region == o.region)
+        {
+            Some(last_region)
+        } else {
+            region_index.get(o.region).copied()
+        };
+        let group = groups
+            .iter()
+            .position(|g| same_acc(o.accelerator, g.accelerator.as_ref()));
+        // Dearer than both running bests, it can replace neither (an equal price goes on to
+        // the full order). Only admitted rows are bests, so a request that admits nothing
+        // still has every row checked and counted for its message.
+        if let (Some(r), Some(g)) = (region, group)
+            && o.hourly_price > regions[r].hourly_price
+            && o.hourly_price > groups[g].hourly_price
+        {
+            return;
+        }
         match admit(&o, &cloud, req, blocked) {
             Admit::Yes => {}
             Admit::No => return,
@@ -478,25 +498,19 @@ fn process(catalog: &dyn Catalog, req: &Resources, blocked: &BlockList) -> Entry
         if !by_zone {
             o.zone = None;
         }
-        if regions
-            .get(last_region)
-            .is_none_or(|r| r.region != o.region)
-        {
-            last_region = match region_index.get(o.region) {
-                Some(&k) => k,
-                None => {
-                    region_index.insert(o.region.to_string(), regions.len());
-                    regions.push(o.to_offering());
-                    regions.len() - 1
-                }
-            };
-        }
-        keep_best(&mut regions[last_region], &o);
-        match groups
-            .iter_mut()
-            .find(|g| same_acc(o.accelerator, g.accelerator.as_ref()))
-        {
-            Some(best) => keep_best(best, &o),
+        last_region = match region {
+            Some(r) => {
+                keep_best(&mut regions[r], &o);
+                r
+            }
+            None => {
+                region_index.insert(o.region.to_string(), regions.len());
+                regions.push(o.to_offering());
+                regions.len() - 1
+            }
+        };
+        match group {
+            Some(g) => keep_best(&mut groups[g], &o),
             None => groups.push(o.to_offering()),
         }
     });

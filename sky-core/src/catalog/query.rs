@@ -42,6 +42,8 @@ struct Cand {
 #[derive(Debug, Default)]
 struct Answer {
     picks: Vec<(f64, Cand)>,
+    /// Picks handed to the caller's sink instead of `picks` (see [`Sink`]).
+    streamed: usize,
     /// The candidates are distinct rows (host-only requests), so they need no
     /// de-duplication.
     unique: bool,
@@ -49,6 +51,11 @@ struct Answer {
     suggestions: Vec<String>,
     hint: Option<String>,
 }
+
+/// Where the one-pass host queries hand their picks when the caller only visits them
+/// (no vector of thousands of picks is built); `None` collects them into
+/// [`Answer::picks`]. Other paths always collect.
+type Sink<'s> = Option<&'s mut dyn FnMut(f64, Cand)>;
 
 /// The request, resolved against this catalog.
 struct Req<'a> {
@@ -339,7 +346,7 @@ impl Core {
 
     // ---------------------------------------------------------------- offerings
 
-    fn answer(&self, req: &Resources) -> Answer {
+    fn answer(&self, req: &Resources, sink: Sink<'_>) -> Answer {
         if let Some(c) = &req.cloud
             && *c != self.cloud
         {
@@ -358,7 +365,7 @@ impl Core {
             }
         };
         let mut out = match &req.accelerators {
-            None => self.cpu_offerings(&r),
+            None => self.cpu_offerings(&r, sink),
             Some(AcceleratorSpec::Name { name, count }) => self.acc_offerings(&r, name, *count),
             Some(AcceleratorSpec::Memory {
                 vendor,
@@ -367,7 +374,7 @@ impl Core {
                 count,
             }) => self.memory_offerings(&r, vendor.as_deref(), *memory_gib, *or_more, *count),
         };
-        if !out.picks.is_empty() {
+        if !out.picks.is_empty() || out.streamed > 0 {
             out.hint = None;
             out.suggestions.clear();
         }
@@ -429,6 +436,7 @@ impl Core {
             spot: r.spot,
             suggestions: Vec::new(),
             hint,
+            streamed: 0,
         }
     }
 
@@ -496,7 +504,7 @@ impl Core {
 
     /// [`crate::catalog::Catalog::offerings`].
     pub(crate) fn offerings(&self, req: &Resources) -> Feasibility {
-        let mut a = self.answer(req);
+        let mut a = self.answer(req, None);
         if a.unique {
             self.sort_picks(&mut a.picks);
         } else {
@@ -522,7 +530,8 @@ impl Core {
         req: &Resources,
         visit: &mut dyn FnMut(OfferingRef<'_>),
     ) -> Feasibility {
-        let a = self.answer(req);
+        let spot = req.spot();
+        let a = self.answer(req, Some(&mut |p, c| visit(self.view(p, &c, spot))));
         for (p, c) in &a.picks {
             visit(self.view(*p, c, a.spot));
         }
@@ -640,7 +649,7 @@ impl Core {
         true
     }
 
-    fn cpu_offerings(&self, r: &Req<'_>) -> Answer {
+    fn cpu_offerings(&self, r: &Req<'_>, mut sink: Sink<'_>) -> Answer {
         let mut hint = None;
         let cloud = &self.cloud;
         let (mut cands, what, cpus, memory): (Vec<Cand>, String, _, _) = match r.instance_type {
@@ -669,7 +678,7 @@ impl Core {
                     // A2/A3/A4/G2 hosts come with their GPUs, priced separately.
                     return self.acc_offerings(r, acc, count);
                 }
-                if let Some(a) = self.host_fast_path(rows, r, r.cpus, r.memory) {
+                if let Some(a) = self.host_fast_path(rows, r, r.cpus, r.memory, sink.take()) {
                     return a;
                 }
                 let cands = rows.iter().map(|&i| Cand { host: i, acc: NONE }).collect();
@@ -686,7 +695,7 @@ impl Core {
                 let memory = r
                     .memory
                     .or(Some(MemorySpec::PerVcpu(rules::DEFAULT_MEMORY_PER_VCPU)));
-                if let Some(a) = self.host_fast_path(&self.default_rows, r, cpus, memory) {
+                if let Some(a) = self.host_fast_path(&self.default_rows, r, cpus, memory, sink) {
                     return a;
                 }
                 let cands = self
@@ -718,36 +727,44 @@ impl Core {
         r: &Req<'_>,
         cpus: Option<CpuSpec>,
         memory: Option<MemorySpec>,
+        sink: Sink<'_>,
     ) -> Option<Answer> {
-        let picks: Vec<(f64, Cand)> = rows
-            .iter()
-            .filter_map(|&i| {
-                let row = self.row(i);
-                let ok = r.region.is_none_or(|x| x == row.region)
-                    && r.zone.is_none_or(|x| x == row.zone)
-                    && cpus.is_none_or(|c| cpus_ok(&c, row.vcpus))
-                    && memory.is_none_or(|m| mem_ok(&m, row.vcpus, row.memory));
-                if !ok {
+        let pass = |i: u32| {
+            let row = self.row(i);
+            let ok = r.region.is_none_or(|x| x == row.region)
+                && r.zone.is_none_or(|x| x == row.zone)
+                && cpus.is_none_or(|c| cpus_ok(&c, row.vcpus))
+                && memory.is_none_or(|m| mem_ok(&m, row.vcpus, row.memory));
+            if !ok {
+                return None;
+            }
+            if let Some(allowed) = &r.image_regions {
+                let region = self.t.s(row.region);
+                if !allowed.iter().any(|a| a.eq_ignore_ascii_case(region)) {
                     return None;
                 }
-                if let Some(allowed) = &r.image_regions {
-                    let region = self.t.s(row.region);
-                    if !allowed.iter().any(|a| a.eq_ignore_ascii_case(region)) {
-                        return None;
+            }
+            let c = Cand { host: i, acc: NONE };
+            let price = self.price(&c, r.spot);
+            (!price.is_nan() && r.max_cost.is_none_or(|m| price <= m)).then_some((price, c))
+        };
+        let mut answer = Answer {
+            spot: r.spot,
+            unique: true,
+            ..Answer::default()
+        };
+        match sink {
+            Some(sink) => {
+                for &i in rows {
+                    if let Some((price, c)) = pass(i) {
+                        sink(price, c);
+                        answer.streamed += 1;
                     }
                 }
-                let c = Cand { host: i, acc: NONE };
-                let price = self.price(&c, r.spot);
-                (!price.is_nan() && r.max_cost.is_none_or(|m| price <= m)).then_some((price, c))
-            })
-            .collect();
-        (!picks.is_empty()).then_some(Answer {
-            picks,
-            unique: true,
-            spot: r.spot,
-            suggestions: Vec::new(),
-            hint: None,
-        })
+            }
+            None => answer.picks = rows.iter().filter_map(|&i| pass(i)).collect(),
+        }
+        (answer.streamed > 0 || !answer.picks.is_empty()).then_some(answer)
     }
 
     /// SkyPilot's fuzzy candidates (names containing `name` with at least `count` devices, in
@@ -833,6 +850,7 @@ impl Core {
                 Vec::new()
             },
             hint,
+            streamed: 0,
         };
         if rows.is_empty() {
             return fail(
