@@ -6,3 +6,4 @@ mod golden;
 mod properties;
 mod real_catalogs;
 mod support;
+mod zones;
