@@ -1008,6 +1008,37 @@ impl Core {
         } else {
             &self.n1_by_zone
         };
+        // Every host stage below (instance pin, shape, N1 limits) in one pass; the staged
+        // filters run only to explain an empty result. Same pairs, same order.
+        let mut kept: Vec<Cand> = Vec::new();
+        for a in &accs {
+            let zone = self.row(a.acc).zone;
+            let n1_max = if fixed.is_none() {
+                rules::gcp_n1_max(acc_name, count, self.t.s(zone))
+            } else {
+                None
+            };
+            for &h in by_zone.get(&zone).into_iter().flatten() {
+                let host = self.row(h);
+                let ok = r
+                    .instance_type
+                    .is_none_or(|it| self.t.s(host.instance) == it)
+                    && cpus.is_none_or(|c| cpus_ok(&c, host.vcpus))
+                    && memory.is_none_or(|m| mem_ok(&m, host.vcpus, host.memory))
+                    && n1_max.is_none_or(|(max_cpus, max_mem)| {
+                        host.vcpus <= max_cpus + 1e-9 && host.memory <= max_mem + 1e-9
+                    });
+                if ok {
+                    kept.push(Cand {
+                        host: h,
+                        acc: a.acc,
+                    });
+                }
+            }
+        }
+        if !kept.is_empty() {
+            return Ok(kept);
+        }
         let mut cands: Vec<Cand> = Vec::new();
         for a in &accs {
             for &h in by_zone.get(&self.row(a.acc).zone).into_iter().flatten() {
