@@ -5,7 +5,13 @@
 //! written to `<state dir>/enabled_clouds.json`; the broker of `launch`, `provision` and the
 //! cluster commands registers exactly those (plus `local`, and the SSH node pools when they are
 //! configured), as SkyPilot's `sky check` does.
+//!
+//! When AWS passes, the account's zone names by zone id are kept too, in
+//! `<state dir>/aws_zone_names.json`: SkyPilot's AWS catalog names zones by id, and mapping
+//! them takes a DescribeAvailabilityZones call per region, which every command that builds
+//! the broker would otherwise repeat.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -53,15 +59,88 @@ pub fn enabled(dir: &Path) -> Enabled {
     }
 }
 
-fn save(dir: &Path, enabled: &Enabled) -> Result<(), Failure> {
-    let fail = |e: std::io::Error| Failure::new("state", format!("{}: {e}", dir.display()), 2);
-    std::fs::create_dir_all(dir).map_err(fail)?;
-    let path = enabled_path(dir);
+/// Writes `value` as JSON to `path` (through a temporary file, so readers never see half).
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), Failure> {
+    let fail = |e: std::io::Error| Failure::new("state", format!("{}: {e}", path.display()), 2);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(fail)?;
+    }
     let tmp = path.with_extension("json.tmp");
     let body =
-        serde_json::to_vec_pretty(enabled).map_err(|e| Failure::new("state", e.to_string(), 2))?;
+        serde_json::to_vec_pretty(value).map_err(|e| Failure::new("state", e.to_string(), 2))?;
     std::fs::write(&tmp, body).map_err(fail)?;
-    std::fs::rename(&tmp, &path).map_err(fail)
+    std::fs::rename(&tmp, path).map_err(fail)
+}
+
+/// The AWS account's zone names by zone id, as the last `sky check` (or the first broker
+/// after it) found them, with what they were asked with: a different profile, endpoint or
+/// region list makes them stale.
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AwsZoneNames {
+    /// The profile (`None`: the SDK's default).
+    pub profile: Option<String>,
+    /// The endpoint override, if any.
+    pub endpoint: Option<String>,
+    /// The configured regions (empty: every region of the catalog).
+    pub regions: Vec<String>,
+    /// When they were asked for (Unix seconds).
+    pub checked_at: i64,
+    /// Zone id → zone name (`use1-az1` → `us-east-1c`).
+    pub zones: BTreeMap<String, String>,
+}
+
+impl AwsZoneNames {
+    /// An empty record for what `builder` is configured with.
+    pub fn for_builder(builder: &sky::aws::AwsBuilder) -> Self {
+        AwsZoneNames {
+            profile: builder.configured_profile().map(str::to_owned),
+            endpoint: builder.configured_endpoint().map(str::to_owned),
+            regions: builder.configured_regions().to_vec(),
+            checked_at: sky::runtime::state::now_s(),
+            zones: BTreeMap::new(),
+        }
+    }
+
+    /// Whether these names were asked for with the configuration of `builder`.
+    pub fn matches(&self, builder: &sky::aws::AwsBuilder) -> bool {
+        let now = Self::for_builder(builder);
+        (&self.profile, &self.endpoint, &self.regions)
+            == (&now.profile, &now.endpoint, &now.regions)
+    }
+}
+
+/// The file that keeps [`AwsZoneNames`] in the state dir.
+pub fn aws_zone_names_path(dir: &Path) -> PathBuf {
+    dir.join("aws_zone_names.json")
+}
+
+/// The kept zone names, if there are any for the configuration of `builder`.
+pub fn aws_zone_names(dir: &Path, builder: &sky::aws::AwsBuilder) -> Option<AwsZoneNames> {
+    let bytes = std::fs::read(aws_zone_names_path(dir)).ok()?;
+    let kept: AwsZoneNames = serde_json::from_slice(&bytes).ok()?;
+    kept.matches(builder).then_some(kept)
+}
+
+/// Keeps `names` for the next commands.
+pub fn save_aws_zone_names(dir: &Path, names: &AwsZoneNames) -> Result<(), Failure> {
+    write_json(&aws_zone_names_path(dir), names)
+}
+
+/// Asks AWS for the account's zone names and keeps them. Without an AWS catalog there is
+/// nothing to map, and nothing is kept.
+async fn refresh_aws_zone_names(g: &Global, dir: &Path) -> Result<(), String> {
+    let base = match sky::catalog::AwsCatalog::load(&load::source(g)) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::info!("no AWS catalog, so no zone names to map: {e}");
+            return Ok(());
+        }
+    };
+    let builder = sky::aws::AwsBuilder::from_env();
+    let mut names = AwsZoneNames::for_builder(&builder);
+    let p = builder.build().await.map_err(|e| e.to_string())?;
+    names.zones = p.zone_name_map(&base).await.map_err(|e| e.to_string())?;
+    save_aws_zone_names(dir, &names).map_err(|f| f.message)
 }
 
 async fn check_one(cloud: &CloudId) -> CredentialReport {
@@ -116,7 +195,14 @@ pub fn run(g: &Global, args: &CheckArgs) -> CmdResult {
         clouds: now,
         checked_at: sky::runtime::state::now_s(),
     };
-    save(&dir, &record)?;
+    write_json(&enabled_path(&dir), &record)?;
+    if reports.iter().any(|r| r.cloud == CloudId::Aws && r.ok())
+        && let Err(e) = rt.block_on(refresh_aws_zone_names(g, &dir))
+    {
+        // Stale names must not outlive a failed refresh; the broker asks again.
+        let _ = std::fs::remove_file(aws_zone_names_path(&dir));
+        tracing::warn!("AWS zone names not kept ({e}); commands will ask AWS for them");
+    }
     if g.json {
         println!(
             "{}",

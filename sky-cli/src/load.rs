@@ -142,14 +142,30 @@ fn provider(g: &Global, cloud: &CloudId) -> Result<Backend, String> {
     match cloud {
         CloudId::Aws => {
             let base = AwsCatalog::load(&src).map_err(|e| e.to_string())?;
-            let p = rt
-                .block_on(sky::aws::AwsBuilder::from_env().build())
-                .map_err(|e| e.to_string())?;
-            // SkyPilot's AWS catalog names zones by id; the account maps them to names.
-            let catalog = rt
-                .block_on(p.catalog_with_zone_names(base))
-                .map_err(|e| e.to_string())?;
-            Ok((Arc::new(catalog), Arc::new(p)))
+            let builder = sky::aws::AwsBuilder::from_env();
+            // SkyPilot's AWS catalog names zones by id; the account maps them to names. The
+            // map `sky check` kept is used when it was made with this configuration.
+            let dir = g.state_dir.clone().unwrap_or_else(StateStore::default_dir);
+            let kept = crate::check::aws_zone_names(&dir, &builder);
+            let mut names = crate::check::AwsZoneNames::for_builder(&builder);
+            let p = rt.block_on(builder.build()).map_err(|e| e.to_string())?;
+            let zones = match kept {
+                Some(k) => {
+                    tracing::debug!(target: "sky::aws_zone_names", "using the kept zone names");
+                    k.zones
+                }
+                None => {
+                    names.zones = rt
+                        .block_on(p.zone_name_map(&base))
+                        .map_err(|e| e.to_string())?;
+                    tracing::debug!(target: "sky::aws_zone_names", "asked AWS for its zone names");
+                    if let Err(e) = crate::check::save_aws_zone_names(&dir, &names) {
+                        tracing::warn!("AWS zone names not kept: {}", e.message);
+                    }
+                    names.zones
+                }
+            };
+            Ok((Arc::new(base.with_zone_names(&zones)), Arc::new(p)))
         }
         CloudId::Gcp => {
             let catalog = GcpCatalog::load(&src).map_err(|e| e.to_string())?;

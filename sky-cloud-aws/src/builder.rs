@@ -169,6 +169,11 @@ impl AwsBuilder {
         &self.regions
     }
 
+    /// The configured profile, if any (`None`: the SDK's default).
+    pub fn configured_profile(&self) -> Option<&str> {
+        self.profile.as_deref()
+    }
+
     /// The configured endpoint override, if any.
     pub fn configured_endpoint(&self) -> Option<&str> {
         self.endpoint.as_deref()

@@ -258,17 +258,19 @@ impl AwsProvisioner {
             .collect())
     }
 
-    /// `base` with its zone ids renamed to this account's zone names, as SkyPilot does once
-    /// credentials exist. Asks the configured regions, or every region of `base` when none
-    /// was configured; rows of regions the account cannot use (not opted in, or not
-    /// configured) are dropped.
-    pub async fn catalog_with_zone_names(&self, base: AwsCatalog) -> Result<AwsCatalog> {
+    /// This account's zone names by zone id for every region sky may use: the configured
+    /// regions, or every region of `base` when none was configured. Regions the account has
+    /// not opted in to are left out. One DescribeAvailabilityZones per region, all at once.
+    ///
+    /// The map is the account's and changes only when the account does, so an application
+    /// may keep it (the CLI keeps it from `sky check` to the next) and apply it with
+    /// [`AwsCatalog::with_zone_names`] instead of asking again.
+    pub async fn zone_name_map(&self, base: &AwsCatalog) -> Result<BTreeMap<String, String>> {
         let regions: Vec<String> = if self.regions.is_empty() {
             base.regions().into_iter().map(|r| r.name).collect()
         } else {
             self.regions.clone()
         };
-        // One DescribeAvailabilityZones per region, all at once.
         let answers =
             futures_util::future::join_all(regions.iter().map(|r| self.zone_names(r))).await;
         let mut map = BTreeMap::new();
@@ -281,6 +283,14 @@ impl AwsProvisioner {
                 Err(e) => return Err(e),
             }
         }
+        Ok(map)
+    }
+
+    /// `base` with its zone ids renamed to this account's zone names, as SkyPilot does once
+    /// credentials exist ([`Self::zone_name_map`] applied); rows of regions the account
+    /// cannot use (not opted in, or not configured) are dropped.
+    pub async fn catalog_with_zone_names(&self, base: AwsCatalog) -> Result<AwsCatalog> {
+        let map = self.zone_name_map(&base).await?;
         Ok(base.with_zone_names(&map))
     }
 

@@ -350,3 +350,107 @@ fn check_names_every_source_and_enables_nothing_without_credentials() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean \"local\""));
 }
+
+/// moto's endpoint: required under CI (where `.ci/run` starts it), else the test is skipped.
+fn moto() -> Option<String> {
+    match std::env::var("SKY_TEST_MOTO_ENDPOINT") {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "moto is required in CI: SKY_TEST_MOTO_ENDPOINT is not set"
+            );
+            eprintln!("skipped: SKY_TEST_MOTO_ENDPOINT is not set");
+            None
+        }
+    }
+}
+
+/// `sky` with AWS pointed at moto in `region`, an AWS catalog (sky-core's fixture) in
+/// `home/catalogs`, and the zone-name log lines on stderr.
+fn sky_moto(args: &[&str], home: &std::path::Path, moto: &str, region: &str) -> Output {
+    let catalogs = home.join("catalogs");
+    std::fs::create_dir_all(catalogs.join("aws")).unwrap();
+    let fixture = PathBuf::from(
+        // The run-time value (cargo sets it for tests, benches and `cargo run`): the
+        // compile-time one is stale in a binary reused from another checkout path.
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../sky-core/tests/fixtures/catalogs/aws/vms.csv");
+    std::fs::copy(fixture, catalogs.join("aws/vms.csv")).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_sky"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("SKY_CATALOG_DIR", &catalogs)
+        .env("SKY_STATE_DIR", home.join("state"))
+        .env("SKY_LOG", "warn,sky::aws_zone_names=debug")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL", moto)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", region)
+        .output()
+        .expect("run sky")
+}
+
+#[test]
+fn aws_zone_names_are_kept_by_check_and_reused_until_the_configuration_changes() {
+    let Some(moto) = moto() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let ok = |out: &Output| {
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let kept = || -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(d.path().join("state/aws_zone_names.json")).unwrap())
+            .unwrap()
+    };
+
+    let out = sky_moto(&["check", "aws", "--json"], d.path(), &moto, "us-east-1");
+    ok(&out);
+    assert_eq!(json(&out)["enabled"], serde_json::json!(["aws"]));
+    let names = kept();
+    assert_eq!(names["endpoint"], serde_json::json!(moto));
+    assert_eq!(names["regions"], serde_json::json!(["us-east-1"]));
+    let zones = names["zones"].as_object().unwrap();
+    assert!(!zones.is_empty(), "{names}");
+    for (id, name) in zones {
+        assert!(id.starts_with("use1-az"), "{id}");
+        assert!(name.as_str().unwrap().starts_with("us-east-1"), "{name}");
+    }
+
+    // Commands that build the broker use the kept names: no DescribeAvailabilityZones.
+    let err = ok(&sky_moto(
+        &["status", "--json"],
+        d.path(),
+        &moto,
+        "us-east-1",
+    ));
+    assert!(err.contains("using the kept zone names"), "{err}");
+    assert!(!err.contains("asked AWS"), "{err}");
+    assert!(!err.contains("unusable"), "{err}");
+
+    // Another region is another configuration: asked again, and kept for it.
+    let err = ok(&sky_moto(
+        &["status", "--json"],
+        d.path(),
+        &moto,
+        "us-west-2",
+    ));
+    assert!(err.contains("asked AWS for its zone names"), "{err}");
+    assert_eq!(kept()["regions"], serde_json::json!(["us-west-2"]));
+    let err = ok(&sky_moto(
+        &["status", "--json"],
+        d.path(),
+        &moto,
+        "us-west-2",
+    ));
+    assert!(err.contains("using the kept zone names"), "{err}");
+}
