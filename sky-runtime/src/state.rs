@@ -394,10 +394,24 @@ impl StateStore {
             path: path.clone(),
             source,
         };
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(sql)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(sql)?;
+        let busy = std::time::Duration::from_secs(10);
+        conn.busy_timeout(busy).map_err(sql)?;
+        // Switching a new file to WAL takes its exclusive lock without the busy handler
+        // (SQLite's pager does not wait there), so processes opening a new state dir at
+        // once get SQLITE_BUSY: retried here for as long as the busy timeout.
+        let deadline = std::time::Instant::now() + busy;
+        loop {
+            match conn.pragma_update(None, "journal_mode", "WAL") {
+                Ok(()) => break,
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(e) => return Err(sql(e)),
+            }
+        }
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(sql)?;
         let tx = conn

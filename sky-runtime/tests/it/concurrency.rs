@@ -11,6 +11,7 @@ use sky_runtime::{Broker, BrokerError, ProvisionOptions};
 use crate::common::*;
 
 const CHILD_ENV: &str = "SKY_TEST_CONCURRENCY_CHILD_DIR";
+const OPENER_ENV: &str = "SKY_TEST_CONCURRENCY_OPENER";
 
 /// In the child process: provision on a fake whose nodes never come up, so the lease stays
 /// held until the parent kills us. A no-op in a normal test run.
@@ -42,7 +43,7 @@ async fn a_second_process_is_refused_while_the_first_provisions() {
         ])
         .env(CHILD_ENV, dir.path())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("child.stderr")).unwrap())
         .spawn()
         .unwrap();
     let state = Arc::new(StateStore::open(dir.path()).unwrap());
@@ -58,7 +59,9 @@ async fn a_second_process_is_refused_while_the_first_provisions() {
         }
         assert!(
             start.elapsed() < Duration::from_secs(60),
-            "the child never started provisioning"
+            "the child never started provisioning (exit: {:?}); its stderr:\n{}",
+            child.try_wait(),
+            std::fs::read_to_string(dir.path().join("child.stderr")).unwrap_or_default()
         );
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -80,4 +83,58 @@ async fn a_second_process_is_refused_while_the_first_provisions() {
     );
     let rec = state.get("shared").unwrap().unwrap();
     assert_eq!(rec.nodes.len(), 1, "exactly one provisioner created nodes");
+}
+
+/// In a child process: at the agreed moment (`OPENER_ENV` = `<dir>|<unix ms>`), open the
+/// state store; the exit status says whether it opened. A no-op in a normal test run.
+#[test]
+fn child_opens_the_store() {
+    let Some(spec) = std::env::var_os(OPENER_ENV) else {
+        return;
+    };
+    let spec = spec.to_string_lossy().into_owned();
+    let (dir, at) = spec.split_once('|').unwrap();
+    let at = std::time::UNIX_EPOCH + Duration::from_millis(at.parse().unwrap());
+    // Start together, to open the new file at the same moment (the race under test).
+    if let Ok(wait) = at.duration_since(std::time::SystemTime::now()) {
+        std::thread::sleep(wait);
+    }
+    StateStore::open(std::path::Path::new(dir)).unwrap();
+}
+
+/// Several processes opening a new state dir at once all succeed (SQLite's switch to WAL
+/// does not wait on the busy handler; the store retries it).
+#[test]
+fn processes_opening_a_new_state_dir_at_once_all_succeed() {
+    for round in 0..8 {
+        let dir = tempfile::tempdir().unwrap();
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+            + 400;
+        let children: Vec<_> = (0..6)
+            .map(|_| {
+                Command::new(std::env::current_exe().unwrap())
+                    .args([
+                        "--exact",
+                        "concurrency::child_opens_the_store",
+                        "--nocapture",
+                    ])
+                    .env(OPENER_ENV, format!("{}|{at}", dir.path().display()))
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for c in children {
+            let out = c.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "round {round}: a process failed to open the new state dir:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
 }
