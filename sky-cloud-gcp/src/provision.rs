@@ -475,24 +475,15 @@ impl GcpProvisioner {
     }
 
     async fn delete_firewall(&self, cluster: &ClusterRef, name: &str) -> Result<()> {
-        let at = self.at(cluster, None);
-        match self
+        let polled = self
             .firewalls
             .delete()
             .set_project(&self.project)
             .set_firewall(name)
             .poller()
             .until_done()
-            .await
-        {
-            Ok(op) => match GceFault::from_operation(&op) {
-                Some(f) if f.codes.iter().any(|c| c == "RESOURCE_NOT_FOUND") => Ok(()),
-                Some(f) => Err(f.into_error(at)),
-                None => Ok(()),
-            },
-            Err(e) if e.http_status_code() == Some(404) => Ok(()),
-            Err(e) => Err(from_gax(&e, at)),
-        }
+            .await;
+        deleted(polled, self.at(cluster, None))
     }
 
     async fn infos(&self, cluster: &ClusterRef) -> Result<Vec<InstanceInfo>> {
@@ -621,7 +612,7 @@ impl Provisioner for GcpProvisioner {
         let deletes = nodes.into_iter().map(|(name, zone)| {
             let at = at.clone();
             async move {
-                match self
+                let polled = self
                     .instances
                     .delete()
                     .set_project(&self.project)
@@ -629,16 +620,8 @@ impl Provisioner for GcpProvisioner {
                     .set_instance(name)
                     .poller()
                     .until_done()
-                    .await
-                {
-                    Ok(op) => match GceFault::from_operation(&op) {
-                        Some(f) if f.codes.iter().any(|c| c == "RESOURCE_NOT_FOUND") => Ok(()),
-                        Some(f) => Err(f.into_error(at)),
-                        None => Ok(()),
-                    },
-                    Err(e) if e.http_status_code() == Some(404) => Ok(()),
-                    Err(e) => Err(from_gax(&e, at)),
-                }
+                    .await;
+                deleted(polled, at)
             }
         });
         futures_util::future::join_all(deletes)
@@ -671,6 +654,26 @@ impl Provisioner for GcpProvisioner {
             ports_of(ports),
         )
         .await
+    }
+}
+
+/// The outcome of a polled delete: done, or already gone (a 404, or an operation that
+/// failed with `RESOURCE_NOT_FOUND`), is success; deletes are idempotent.
+fn deleted(
+    polled: std::result::Result<
+        google_cloud_compute_v1::model::Operation,
+        google_cloud_gax::error::Error,
+    >,
+    at: Placement,
+) -> Result<()> {
+    match polled {
+        Ok(op) => match GceFault::from_operation(&op) {
+            Some(f) if f.codes.iter().any(|c| c == "RESOURCE_NOT_FOUND") => Ok(()),
+            Some(f) => Err(f.into_error(at)),
+            None => Ok(()),
+        },
+        Err(e) if e.http_status_code() == Some(404) => Ok(()),
+        Err(e) => Err(from_gax(&e, at)),
     }
 }
 
