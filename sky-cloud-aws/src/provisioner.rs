@@ -698,14 +698,18 @@ impl AwsProvisioner {
     }
 
     async fn group_of(&self, cluster: &ClusterRef) -> Result<Option<String>> {
-        let name = security_group_name(&cluster.name);
-        let nodes = self.live(cluster).await?;
-        Ok(nodes
-            .iter()
-            .flat_map(|n| n.security_groups.iter())
-            .find(|(_, n)| *n == name)
-            .map(|(id, _)| id.clone()))
+        Ok(cluster_group(&self.live(cluster).await?, cluster))
     }
+}
+
+/// The id of the cluster's security group, as its nodes carry it.
+fn cluster_group(nodes: &[Node], cluster: &ClusterRef) -> Option<String> {
+    let name = security_group_name(&cluster.name);
+    nodes
+        .iter()
+        .flat_map(|n| n.security_groups.iter())
+        .find(|(_, n)| *n == name)
+        .map(|(id, _)| id.clone())
 }
 
 #[async_trait]
@@ -839,11 +843,7 @@ impl Provisioner for AwsProvisioner {
     async fn terminate_instances(&self, cluster: &ClusterRef) -> Result<()> {
         let at = Self::at(&cluster.region, cluster.zone.as_deref(), None);
         let nodes = self.live(cluster).await?;
-        let group = nodes
-            .iter()
-            .flat_map(|n| n.security_groups.iter())
-            .find(|(_, n)| *n == security_group_name(&cluster.name))
-            .map(|(id, _)| id.clone());
+        let group = cluster_group(&nodes, cluster);
         let ids: Vec<String> = nodes
             .iter()
             .filter(|n| n.state != InstanceState::ShuttingDown)
