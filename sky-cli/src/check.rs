@@ -121,9 +121,21 @@ pub fn aws_zone_names(dir: &Path, builder: &sky::aws::AwsBuilder) -> Option<AwsZ
     kept.matches(builder).then_some(kept)
 }
 
-/// Keeps `names` for the next commands.
-pub fn save_aws_zone_names(dir: &Path, names: &AwsZoneNames) -> Result<(), Failure> {
-    write_json(&aws_zone_names_path(dir), names)
+/// Asks AWS through `p` for the zone names of `base`'s regions and keeps them in `dir` for
+/// the next commands, under `names` (made by [`AwsZoneNames::for_builder`] from the builder
+/// `p` came from). Returns them; failing to keep them is only logged.
+pub async fn ask_and_keep_aws_zone_names(
+    dir: &Path,
+    mut names: AwsZoneNames,
+    p: &sky::aws::AwsProvisioner,
+    base: &sky::catalog::AwsCatalog,
+) -> Result<BTreeMap<String, String>, String> {
+    names.zones = p.zone_name_map(base).await.map_err(|e| e.to_string())?;
+    tracing::debug!(target: "sky::aws_zone_names", "asked AWS for its zone names");
+    if let Err(e) = write_json(&aws_zone_names_path(dir), &names) {
+        tracing::warn!("AWS zone names not kept: {}", e.message);
+    }
+    Ok(names.zones)
 }
 
 /// Asks AWS for the account's zone names and keeps them. Without an AWS catalog there is
@@ -137,10 +149,10 @@ async fn refresh_aws_zone_names(g: &Global, dir: &Path) -> Result<(), String> {
         }
     };
     let builder = sky::aws::AwsBuilder::from_env();
-    let mut names = AwsZoneNames::for_builder(&builder);
+    let names = AwsZoneNames::for_builder(&builder);
     let p = builder.build().await.map_err(|e| e.to_string())?;
-    names.zones = p.zone_name_map(&base).await.map_err(|e| e.to_string())?;
-    save_aws_zone_names(dir, &names).map_err(|f| f.message)
+    ask_and_keep_aws_zone_names(dir, names, &p, &base).await?;
+    Ok(())
 }
 
 async fn check_one(cloud: &CloudId) -> CredentialReport {

@@ -147,23 +147,16 @@ fn provider(g: &Global, cloud: &CloudId) -> Result<Backend, String> {
             // map `sky check` kept is used when it was made with this configuration.
             let dir = g.state_dir.clone().unwrap_or_else(StateStore::default_dir);
             let kept = crate::check::aws_zone_names(&dir, &builder);
-            let mut names = crate::check::AwsZoneNames::for_builder(&builder);
+            let names = crate::check::AwsZoneNames::for_builder(&builder);
             let p = rt.block_on(builder.build()).map_err(|e| e.to_string())?;
             let zones = match kept {
                 Some(k) => {
                     tracing::debug!(target: "sky::aws_zone_names", "using the kept zone names");
                     k.zones
                 }
-                None => {
-                    names.zones = rt
-                        .block_on(p.zone_name_map(&base))
-                        .map_err(|e| e.to_string())?;
-                    tracing::debug!(target: "sky::aws_zone_names", "asked AWS for its zone names");
-                    if let Err(e) = crate::check::save_aws_zone_names(&dir, &names) {
-                        tracing::warn!("AWS zone names not kept: {}", e.message);
-                    }
-                    names.zones
-                }
+                None => rt.block_on(crate::check::ask_and_keep_aws_zone_names(
+                    &dir, names, &p, &base,
+                ))?,
             };
             Ok((Arc::new(base.with_zone_names(&zones)), Arc::new(p)))
         }
