@@ -283,18 +283,21 @@ fn launch_exec_queue_logs_down_on_the_local_backend() {
 }
 
 /// `sky` in an empty environment: no cloud credentials anywhere, HOME a fresh directory.
-fn sky_bare(args: &[&str], home: &std::path::Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sky"))
-        .args(args)
+fn bare(args: &[&str], home: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sky"));
+    c.args(args)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home)
         .env("SKY_CATALOG_DIR", catalog_dir())
         .env("SKY_STATE_DIR", home.join("state"))
         // No instance-metadata probing off EC2.
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .expect("run sky")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    c
+}
+
+fn sky_bare(args: &[&str], home: &std::path::Path) -> Output {
+    bare(args, home).output().expect("run sky")
 }
 
 #[test]
@@ -378,15 +381,9 @@ fn sky_moto(args: &[&str], home: &std::path::Path, moto: &str, region: &str) -> 
     )
     .join("../sky-core/tests/fixtures/catalogs/aws/vms.csv");
     std::fs::copy(fixture, catalogs.join("aws/vms.csv")).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_sky"))
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
+    bare(args, home)
         .env("SKY_CATALOG_DIR", &catalogs)
-        .env("SKY_STATE_DIR", home.join("state"))
         .env("SKY_LOG", "warn,sky::aws_zone_names=debug")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_ENDPOINT_URL", moto)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
