@@ -32,12 +32,12 @@ fn rt() -> tokio::runtime::Runtime {
 
 fn local_launch(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let broker = LocalCloud::register(
-        Broker::builder().state_dir(dir.path()).expect("state"),
-        dir.path(),
-    )
-    .build()
-    .expect("broker");
+    let broker = Broker::builder()
+        .state_dir(dir.path())
+        .expect("state")
+        .backend(Arc::new(LocalCloud::new(dir.path())))
+        .build()
+        .expect("broker");
     let task = Task::from_yaml_str("run: echo hi\n").expect("task");
     let rt = rt();
     let mut n = 0u64;
@@ -103,8 +103,10 @@ fn fanout(c: &mut Criterion) {
             KnownHostsPolicy::Strict,
             Some(hosts.known_hosts_file().to_path_buf()),
         );
-    let broker = cloud
-        .register(Broker::builder().state_dir(dir.path()).expect("state"))
+    let broker = Broker::builder()
+        .state_dir(dir.path())
+        .expect("state")
+        .backend(Arc::new(cloud))
         .build()
         .expect("broker");
     let rt = rt();

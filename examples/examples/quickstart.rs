@@ -8,6 +8,7 @@
 //! ```
 
 use std::path::Path;
+use std::sync::Arc;
 
 use sky::local::LocalCloud;
 use sky::{Broker, JobStatus, ProvisionOptions, Task};
@@ -25,7 +26,10 @@ run: |
 "#;
 
 async fn quickstart(state: &Path) -> Result<JobStatus, Box<dyn std::error::Error>> {
-    let broker = LocalCloud::register(Broker::builder().state_dir(state)?, state).build()?;
+    let broker = Broker::builder()
+        .state_dir(state)?
+        .backend(Arc::new(LocalCloud::new(state)))
+        .build()?;
     let task = Task::from_yaml_str(TASK)?;
     let launched = broker
         .launch(&task, "quickstart", &ProvisionOptions::new())

@@ -3,17 +3,17 @@
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use sky::catalog::{AwsCatalog, AzureCatalog, Catalog, CatalogSource, Catalogs, GcpCatalog};
+use sky::catalog::{CatalogSource, Catalogs};
+use sky::clouds::{Clouds, CloudsError};
 use sky::fake::FakeCloud;
-use sky::provision::Provisioner;
 use sky::runtime::state::StateStore;
 use sky::task::{TaskError, TaskLoader};
-use sky::{Broker, CloudId, Dag};
+use sky::{Broker, BrokerError, CloudId, Dag};
 
 use crate::{Failure, Global};
 
 /// The clouds with SkyPilot price catalogs.
-pub const CATALOG_CLOUDS: [CloudId; 3] = [CloudId::Aws, CloudId::Gcp, CloudId::Azure];
+pub const CATALOG_CLOUDS: [CloudId; 3] = sky::clouds::PROVIDER_CLOUDS;
 
 /// Parses `--clouds a,b` into cloud ids, with a suggestion for unknown names.
 pub fn parse_clouds(list: &[String]) -> Result<Vec<CloudId>, Failure> {
@@ -103,83 +103,25 @@ pub fn dag(path: &Path, catalogs: Option<&Catalogs>) -> Result<Dag, TaskError> {
     loader.load_dag_file(path)
 }
 
-/// The broker for cluster and job commands: the `local` backend (this machine), the SSH
-/// node pools of `~/.sky/ssh_node_pools.yaml`, the cloud providers the last `sky check`
-/// enabled, and the `fake` cloud (whose instances live in this process only; launches use it
-/// only when `--clouds fake` asks for it).
-///
-/// A provider that was enabled but cannot be built now (credentials gone, catalog missing) is
-/// skipped with a warning, so that it never stands in the way of the others.
+/// The broker for cluster and job commands: [`Clouds::broker`] over the state dir and
+/// catalogs the flags name (local, the SSH node pools, the clouds `sky check` enabled), plus
+/// the `fake` cloud (whose instances live in this process only; launches use it only when
+/// `--clouds fake` asks for it).
 pub fn broker(g: &Global) -> Result<Broker, Failure> {
-    let dir = g.state_dir.clone().unwrap_or_else(StateStore::default_dir);
-    let mut builder = Broker::builder()
-        .state_dir(&dir)
-        .map_err(|e| Failure::new("state", e.to_string(), 2))?;
-    builder = sky::local::LocalCloud::register(builder, &dir);
-    builder = sky::ssh::SshPoolCloud::from_default_file(&dir)
-        .map_err(|e| Failure::new("config", e.to_string(), 2))?
-        .register(builder);
-    for cloud in crate::check::enabled(&dir).clouds {
-        match provider(g, &cloud) {
-            Ok((catalog, provisioner)) => builder = builder.cloud(catalog, provisioner),
-            Err(e) => tracing::warn!("{cloud} is enabled but unusable now ({e}); run `sky check`"),
-        }
-    }
-    let fake = FakeCloud::default();
-    builder = builder.cloud(Arc::new(fake.clone()), Arc::new(fake));
-    builder
-        .build()
-        .map_err(|e| Failure::new("config", e.to_string(), 2))
+    let rt = runtime().map_err(|m| Failure::new("runtime", m, 2))?;
+    rt.block_on(clouds(g).with_fake(true).broker())
+        .map_err(|e| match e {
+            CloudsError::Broker(e @ BrokerError::State(_)) => {
+                Failure::new("state", e.to_string(), 2)
+            }
+            e => Failure::new("config", e.to_string(), 2),
+        })
 }
 
-/// A cloud's catalog and provisioner, as [`BrokerBuilder::cloud`](sky::runtime::BrokerBuilder::cloud) takes them.
-type Backend = (Arc<dyn Catalog>, Arc<dyn Provisioner>);
-
-/// The catalog and provisioner of a cloud-provider backend, from the environment.
-fn provider(g: &Global, cloud: &CloudId) -> Result<Backend, String> {
-    let src = source(g);
-    let rt = runtime()?;
-    match cloud {
-        CloudId::Aws => {
-            let base = AwsCatalog::load(&src).map_err(|e| e.to_string())?;
-            let builder = sky::aws::AwsBuilder::from_env();
-            // SkyPilot's AWS catalog names zones by id; the account maps them to names. The
-            // map `sky check` kept is used when it was made with this configuration.
-            let dir = g.state_dir.clone().unwrap_or_else(StateStore::default_dir);
-            let kept = crate::check::aws_zone_names(&dir, &builder);
-            let names = crate::check::AwsZoneNames::for_builder(&builder);
-            let p = rt.block_on(builder.build()).map_err(|e| e.to_string())?;
-            let zones = match kept {
-                Some(k) => {
-                    tracing::debug!(target: "sky::aws_zone_names", "using the kept zone names");
-                    k.zones
-                }
-                None => rt.block_on(crate::check::ask_and_keep_aws_zone_names(
-                    &dir, names, &p, &base,
-                ))?,
-            };
-            Ok((Arc::new(base.with_zone_names(&zones)), Arc::new(p)))
-        }
-        CloudId::Gcp => {
-            let catalog = GcpCatalog::load(&src).map_err(|e| e.to_string())?;
-            let p = rt
-                .block_on(sky::gcp::GcpBuilder::from_env().build())
-                .map_err(|e| e.to_string())?;
-            Ok((Arc::new(catalog), Arc::new(p)))
-        }
-        CloudId::Azure => {
-            let catalog = Arc::new(AzureCatalog::load(&src).map_err(|e| e.to_string())?);
-            let p = rt
-                .block_on(
-                    sky::azure::AzureBuilder::from_env()
-                        .catalog(catalog.clone())
-                        .build(),
-                )
-                .map_err(|e| e.to_string())?;
-            Ok((catalog, Arc::new(p)))
-        }
-        other => Err(format!("{other} has no provisioner in this build")),
-    }
+/// The clouds of the state dir and catalog source the flags name.
+pub fn clouds(g: &Global) -> Clouds {
+    Clouds::new(g.state_dir.clone().unwrap_or_else(StateStore::default_dir))
+        .catalog_source(source(g))
 }
 
 /// The process's async runtime (current-thread), made on first use. One runtime for the

@@ -2,17 +2,20 @@
 //! settings), the credential check behind `sky check`, and building an [`AwsProvisioner`].
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_ec2::config::{Credentials, Region};
+use sky_core::catalog::AwsCatalog;
 use sky_core::check::{CredentialReport, SourceOutcome};
 use sky_core::error::{Error, ErrorKind, Placement};
 
 use crate::CLOUD;
-use crate::provisioner::AwsProvisioner;
+use crate::catalog::ZoneNames;
+use crate::provision::AwsProvisioner;
 
 /// The region the SDK is configured with when neither the builder nor the environment names
 /// one (every region-specific call names its own region anyway).
@@ -51,7 +54,7 @@ impl std::fmt::Debug for StaticCreds {
 ///     .await?;
 /// # Ok(()) }
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct AwsBuilder {
     profile: Option<String>,
     regions: Vec<String>,
@@ -62,6 +65,8 @@ pub struct AwsBuilder {
     operation_timeout: Option<Duration>,
     poll_interval: Duration,
     ssh_user: String,
+    catalog: Option<AwsCatalog>,
+    zone_names_file: Option<PathBuf>,
 }
 
 impl Default for AwsBuilder {
@@ -76,6 +81,8 @@ impl Default for AwsBuilder {
             operation_timeout: Some(Duration::from_secs(120)),
             poll_interval: Duration::from_secs(5),
             ssh_user: "ubuntu".to_owned(),
+            catalog: None,
+            zone_names_file: None,
         }
     }
 }
@@ -164,6 +171,26 @@ impl AwsBuilder {
         self
     }
 
+    /// The price catalog the provisioner carries ([`Provisioner::catalog`]), so that a
+    /// broker registering it places tasks on AWS. [`AwsBuilder::build`] renames its zone ids
+    /// to this account's zone names (kept in [`AwsBuilder::zone_names_file`] when set) and
+    /// drops the regions the account cannot use. Without a catalog the provisioner manages
+    /// existing clusters only.
+    ///
+    /// [`Provisioner::catalog`]: sky_core::provision::Provisioner::catalog
+    pub fn catalog(mut self, catalog: AwsCatalog) -> Self {
+        self.catalog = Some(catalog);
+        self
+    }
+
+    /// Keeps the account's zone names in `path` (e.g. `<state dir>/aws_zone_names.json`,
+    /// [`ZoneNames::path_in`]): a build whose configuration (profile, endpoint, regions)
+    /// matches the kept names uses them instead of asking AWS again.
+    pub fn zone_names_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.zone_names_file = Some(path.into());
+        self
+    }
+
     /// The configured regions (empty: any).
     pub fn configured_regions(&self) -> &[String] {
         &self.regions
@@ -218,6 +245,8 @@ impl AwsBuilder {
 
     /// Builds the provisioner. Loading the configuration makes no call to AWS; credentials
     /// are resolved on the first call (see [`AwsBuilder::check`] to verify them up front).
+    /// With a [`catalog`](AwsBuilder::catalog) and no kept zone names, it asks
+    /// DescribeAvailabilityZones once per region (all at once).
     pub async fn build(self) -> Result<AwsProvisioner, Error> {
         if let Some(url) = &self.endpoint
             && !(url.starts_with("http://") || url.starts_with("https://"))
@@ -229,12 +258,35 @@ impl AwsBuilder {
             .with_placement(Placement::cloud(CLOUD)));
         }
         let conf = self.sdk_config().await;
-        Ok(AwsProvisioner::new(
-            conf,
-            self.regions,
-            self.poll_interval,
-            self.ssh_user,
-        ))
+        let names = ZoneNames::for_builder(&self);
+        let kept = self
+            .zone_names_file
+            .as_deref()
+            .and_then(|f| ZoneNames::read(f, &self));
+        let mut p = AwsProvisioner::new(conf, self.regions, self.poll_interval, self.ssh_user);
+        if let Some(base) = self.catalog {
+            let zones = match kept {
+                Some(k) => {
+                    tracing::debug!(target: "sky::aws_zone_names", "using the kept zone names");
+                    k.zones
+                }
+                None => {
+                    let zones = p.zone_name_map(&base).await?;
+                    tracing::debug!(target: "sky::aws_zone_names", "asked AWS for its zone names");
+                    if let Some(f) = &self.zone_names_file {
+                        let record = ZoneNames { zones, ..names };
+                        if let Err(e) = record.write(f) {
+                            tracing::warn!("AWS zone names not kept in {}: {e}", f.display());
+                        }
+                        record.zones
+                    } else {
+                        zones
+                    }
+                }
+            };
+            p.catalog = Some(Arc::new(base.with_zone_names(&zones)));
+        }
+        Ok(p)
     }
 
     /// The credential check of `sky check`: lists every credential source of the default

@@ -16,9 +16,11 @@
 //!   [`TAG_HEAD`], so nothing created is ever invisible to `query_instances`. Stop, start,
 //!   terminate (idempotent, and verified from TerminateInstances' answer) and open ports work
 //!   on those tags.
-//! - [`AwsProvisioner::catalog_with_zone_names`] turns the catalog's zone ids (SkyPilot's
-//!   `aws/vms.csv` names zones `use1-az1`, the same in every account) into this account's zone
-//!   names with DescribeAvailabilityZones.
+//! - [`catalog`]: [`AwsProvisioner::catalog_with_zone_names`] turns the catalog's zone ids
+//!   (SkyPilot's `aws/vms.csv` names zones `use1-az1`, the same in every account) into this
+//!   account's zone names with DescribeAvailabilityZones, and [`ZoneNames`] keeps them
+//!   between processes. A builder given a catalog ([`AwsBuilder::catalog`]) builds a
+//!   provisioner that carries it, which is how the broker registers AWS.
 //!
 //! ## Errors
 //!
@@ -57,11 +59,13 @@
 //! `sky` facade pulls this crate in only with its `aws` feature.
 
 pub mod builder;
+pub mod catalog;
 pub mod error;
-pub mod provisioner;
+pub mod provision;
 
 pub use builder::AwsBuilder;
-pub use provisioner::{AwsProvisioner, TAG_CLUSTER, TAG_HEAD, TAG_RANK};
+pub use catalog::ZoneNames;
+pub use provision::{AwsProvisioner, TAG_CLUSTER, TAG_HEAD, TAG_RANK};
 
 /// The cloud this crate provisions on.
 pub const CLOUD: sky_core::CloudId = sky_core::CloudId::Aws;

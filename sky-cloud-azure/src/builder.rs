@@ -208,8 +208,11 @@ impl AzureBuilder {
         self
     }
 
-    /// The Azure catalog, whose `Generation` column picks the default image (Gen1 or Gen2
-    /// Ubuntu). Without it, the resource SKUs API's `HyperVGenerations` decides, else Gen2.
+    /// The Azure catalog. The provisioner carries it
+    /// ([`Provisioner::catalog`](sky_core::provision::Provisioner::catalog)), so that a broker
+    /// registering it places tasks on Azure, and its `Generation` column picks the default
+    /// image (Gen1 or Gen2 Ubuntu). Without it, the provisioner manages existing clusters only,
+    /// and the resource SKUs API's `HyperVGenerations` decides the image, else Gen2.
     pub fn catalog(mut self, catalog: Arc<AzureCatalog>) -> Self {
         self.catalog = Some(catalog);
         self

@@ -749,6 +749,12 @@ impl Provisioner for AzureProvisioner {
         CloudId::Azure
     }
 
+    fn catalog(&self) -> Option<Arc<dyn sky_core::catalog::Catalog>> {
+        self.catalog
+            .clone()
+            .map(|c| c as Arc<dyn sky_core::catalog::Catalog>)
+    }
+
     fn capabilities(&self) -> Capabilities {
         let mut c = Capabilities::all();
         c.zones = false;

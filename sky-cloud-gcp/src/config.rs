@@ -2,10 +2,12 @@
 //! credential check behind `sky check`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use google_cloud_compute_v1::client::{Firewalls, Instances, Projects};
 use google_cloud_gax::exponential_backoff::ExponentialBackoffBuilder;
+use sky_core::catalog::GcpCatalog;
 use sky_core::check::{CredentialReport, SourceOutcome};
 use sky_core::error::{Error, ErrorKind, Placement, Scope};
 
@@ -48,6 +50,7 @@ pub struct GcpBuilder {
     pub(crate) network: String,
     pub(crate) cpu_image: String,
     pub(crate) gpu_image: String,
+    pub(crate) catalog: Option<Arc<GcpCatalog>>,
 }
 
 impl Default for GcpBuilder {
@@ -64,6 +67,7 @@ impl Default for GcpBuilder {
             network: "default".into(),
             cpu_image: DEFAULT_CPU_IMAGE.into(),
             gpu_image: DEFAULT_GPU_IMAGE.into(),
+            catalog: None,
         }
     }
 }
@@ -249,6 +253,15 @@ impl GcpBuilder {
             .with_maximum_delay(self.poll_max)
             .with_scaling(2.0)
             .clamp()
+    }
+
+    /// The price catalog the provisioner carries
+    /// ([`Provisioner::catalog`](sky_core::provision::Provisioner::catalog)), so that a broker
+    /// registering it places tasks on GCP. Without one the provisioner manages existing
+    /// clusters only.
+    pub fn catalog(mut self, catalog: Arc<GcpCatalog>) -> Self {
+        self.catalog = Some(catalog);
+        self
     }
 
     /// Builds the clients (no call is made yet).

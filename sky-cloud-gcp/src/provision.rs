@@ -509,6 +509,13 @@ impl Provisioner for GcpProvisioner {
         CLOUD
     }
 
+    fn catalog(&self) -> Option<std::sync::Arc<dyn sky_core::catalog::Catalog>> {
+        self.cfg
+            .catalog
+            .clone()
+            .map(|c| c as std::sync::Arc<dyn sky_core::catalog::Catalog>)
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities::all()
     }

@@ -9,7 +9,7 @@
 //!   region, `local` (no zones), offering one instance type, [`INSTANCE_TYPE`], that
 //!   describes this machine (its cores and memory) at price 0; a
 //!   [`Provisioner`](sky_core::provision::Provisioner) that creates and removes node
-//!   directories; and a [`NodeConnector`](sky_runtime::NodeConnector) that runs commands on
+//!   directories; and a [`NodeConnector`](sky_exec::NodeConnector) that runs commands on
 //!   them with [`sky_exec::LocalRunner`].
 //! - Node `r` reports the loopback address `127.0.0.<r+1>` (the head is `127.0.0.1`): every
 //!   node is this machine, but `SKYPILOT_NODE_IPS` lists distinct addresses, as it does on a
@@ -30,7 +30,10 @@
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let dir = std::env::temp_dir().join("sky-demo");
-//! let broker = LocalCloud::register(Broker::builder().state_dir(&dir)?, &dir).build()?;
+//! let broker = Broker::builder()
+//!     .state_dir(&dir)?
+//!     .backend(Arc::new(LocalCloud::new(&dir)))
+//!     .build()?;
 //! let task = sky_core::Task::from_yaml_str("num_nodes: 2\nrun: echo rank $SKYPILOT_NODE_RANK")?;
 //! let launched = broker.launch(&task, "demo", &ProvisionOptions::new()).await?;
 //! let job = launched.job_id.expect("the task has a run command");
@@ -42,10 +45,8 @@
 //! ```
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use sky_core::CloudId;
-use sky_runtime::BrokerBuilder;
 
 mod catalog;
 mod machine;
@@ -91,14 +92,7 @@ impl LocalCloud {
     /// The directory of node `rank` of the on-cloud cluster `cluster`
     /// (`<state dir>/local/<cluster>/node-<rank>`).
     pub fn node_dir(&self, cluster: &str, rank: u32) -> PathBuf {
-        sky_runtime::connector::node_dir(&self.base, cluster, rank)
-    }
-
-    /// Enables the local backend on a broker builder, with node directories under
-    /// `<state_dir>/local` (pass the broker's state directory).
-    pub fn register(builder: BrokerBuilder, state_dir: &Path) -> BrokerBuilder {
-        let local = Arc::new(LocalCloud::new(state_dir));
-        builder.cloud_with(local.clone(), local.clone(), local)
+        sky_exec::connector::node_dir(&self.base, cluster, rank)
     }
 }
 

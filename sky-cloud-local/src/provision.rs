@@ -12,8 +12,8 @@ use sky_core::provision::{
     Capabilities, ClusterInfo, ClusterRef, InstanceInfo, InstanceState, LaunchRequest, Provisioner,
 };
 use sky_core::resources::PortRange;
+use sky_exec::NodeConnector;
 use sky_exec::{ExecError, GangNode, LocalRunner};
-use sky_runtime::NodeConnector;
 
 use crate::{CLOUD, INSTANCE_TYPE, LocalCloud, REGION, node_ip};
 
@@ -100,7 +100,7 @@ async fn kill_jobs_in(home: &Path) {
     let Ok(runner) = LocalRunner::new(home) else {
         return;
     };
-    match sky_runtime::connector::kill_node_jobs(&runner, KILL_GRACE).await {
+    match sky_exec::connector::kill_node_jobs(&runner, KILL_GRACE).await {
         Ok(0) => {}
         Ok(n) => {
             tracing::debug!(node = %home.display(), killed = n, "killed jobs before removing a node")

@@ -53,7 +53,7 @@ impl AllocStore {
             source,
         })?;
         let conn = Connection::open(&path).map_err(db)?;
-        sky_runtime::state::set_busy_timeout_and_wal(&conn, Duration::from_secs(10)).map_err(db)?;
+        sky_exec::sqlite::set_busy_timeout_and_wal(&conn, Duration::from_secs(10)).map_err(db)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS allocations (
                 pool TEXT NOT NULL,

@@ -25,7 +25,6 @@ use std::time::Duration;
 
 use sky_core::CloudId;
 use sky_exec::KnownHostsPolicy;
-use sky_runtime::BrokerBuilder;
 
 mod alloc;
 mod catalog;
@@ -47,14 +46,16 @@ pub fn instance_type(pool: &str) -> String {
 /// The SSH node-pool backend: catalog, provisioner and node connector in one.
 ///
 /// ```no_run
+/// use std::sync::Arc;
 /// use sky_cloud_ssh::{NodePools, SshPoolCloud};
 /// use sky_runtime::Broker;
 ///
 /// # fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// let state = sky_runtime::state::StateStore::default_dir();
 /// let pools = NodePools::from_file(&NodePools::default_path())?;
-/// let broker = SshPoolCloud::new(pools, &state)?
-///     .register(Broker::builder().state_dir(&state)?)
+/// let broker = Broker::builder()
+///     .state_dir(&state)?
+///     .backend(Arc::new(SshPoolCloud::new(pools, &state)?))
 ///     .build()?;
 /// # Ok(()) }
 /// ```
@@ -109,11 +110,5 @@ impl SshPoolCloud {
     /// The pools.
     pub fn pools(&self) -> &NodePools {
         &self.pools
-    }
-
-    /// Enables this backend on a broker builder (catalog, provisioner and connector).
-    pub fn register(self, builder: BrokerBuilder) -> BrokerBuilder {
-        let me = Arc::new(self);
-        builder.cloud_with(me.clone(), me.clone(), me)
     }
 }

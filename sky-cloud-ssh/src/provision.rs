@@ -10,8 +10,8 @@ use sky_core::provision::{
     Capabilities, ClusterInfo, ClusterRef, InstanceInfo, InstanceState, LaunchRequest, Provisioner,
 };
 use sky_core::resources::PortRange;
+use sky_exec::NodeConnector;
 use sky_exec::{CommandRunner, ExecError, GangNode, SshConfig, SshRunner};
-use sky_runtime::NodeConnector;
 
 use crate::alloc::{Allocated, Allocation};
 use crate::config::PoolHost;
@@ -78,7 +78,7 @@ impl SshPoolCloud {
     /// goes back to the pool.
     async fn clean_host(&self, host: &PoolHost) -> std::result::Result<(), ExecError> {
         let runner = SshRunner::connect(self.ssh_config(host)).await?;
-        sky_runtime::connector::kill_node_jobs(&runner, KILL_GRACE).await?;
+        sky_exec::connector::kill_node_jobs(&runner, KILL_GRACE).await?;
         let out = runner
             .exec("rm -rf \"$HOME\"/.sky/jobs \"$HOME\"/.sky/pending\n")
             .await?;
@@ -253,7 +253,7 @@ impl NodeConnector for SshPoolCloud {
                 )
             })
             .collect();
-        sky_runtime::connector::connect_all(configs).await
+        sky_exec::connector::connect_all(configs).await
     }
 
     async fn release(&self, _cluster: &ClusterRef) -> std::result::Result<(), ExecError> {

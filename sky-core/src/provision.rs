@@ -223,6 +223,15 @@ pub trait Provisioner: Send + Sync + Debug {
     /// What this backend supports.
     fn capabilities(&self) -> Capabilities;
 
+    /// The price catalog of what this backend offers, when its builder was given one
+    /// (`None`, the default, for a provisioner that only manages existing clusters).
+    ///
+    /// `BrokerBuilder::provisioner` registers a provisioner together with this catalog, so
+    /// that every backend joins a broker the same way.
+    fn catalog(&self) -> Option<std::sync::Arc<dyn crate::catalog::Catalog>> {
+        None
+    }
+
     /// Prepares the region for the request (key pair, security group, network). Idempotent.
     async fn bootstrap(&self, req: &LaunchRequest) -> Result<()>;
 

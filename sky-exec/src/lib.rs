@@ -64,6 +64,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod connector;
 pub mod error;
 pub mod gang;
 mod jobfs;
@@ -74,10 +75,13 @@ mod procio;
 pub mod redact;
 pub mod runner;
 mod shell;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
 mod ssh;
 #[cfg(feature = "test-hosts")]
 pub mod testing;
 
+pub use connector::{DirConnector, NodeConnector, SshConnector};
 pub use error::{ExecError, Result};
 pub use gang::{ClusterMeta, GangJob, GangNode, GangState, GangStatus, JobSpec, NodeStatus, Phase};
 pub use keys::SshKeyPair;

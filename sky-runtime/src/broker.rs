@@ -3,18 +3,20 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sky_core::catalog::{Catalog, Catalogs};
-use sky_core::error::{Error, ErrorKind, Placement, Scope};
-use sky_core::provision::{ClusterRef, InstanceInfo, InstanceState, LaunchRequest, Provisioner};
-use sky_core::{CloudId, Dag, Resources, Task};
-use sky_optimizer::{Block, BlockList, Objective, Options, TaskPlacement};
+use sky_core::error::{Error, ErrorKind};
+use sky_core::provision::{ClusterRef, Provisioner};
+use sky_core::{CloudId, Task};
+use sky_optimizer::{Objective, Options};
 
 use crate::connector::{DirConnector, NodeConnector, SshConnector};
 use crate::error::BrokerError;
-use crate::failover::{Attempt, Decision, DefaultPolicy, FailoverHistory, FailoverPolicy};
-use crate::state::{ClusterRecord, ClusterStatus, LaunchedResources, StateStore};
+use crate::failover::{
+    DefaultPolicy, Failover, FailoverHistory, FailoverPolicy, terminate_verified,
+};
+use crate::state::{ClusterRecord, ClusterStatus, StateStore};
 
 /// Makes a fresh [`FailoverPolicy`] for each launch.
 pub type PolicyFactory = Arc<dyn Fn() -> Box<dyn FailoverPolicy> + Send + Sync>;
@@ -111,7 +113,9 @@ impl ProvisionOptions {
 /// One enabled cloud: its catalog, its provisioner and how to reach its nodes.
 #[derive(Clone, Debug)]
 pub(crate) struct CloudEntry {
-    pub(crate) catalog: Arc<dyn Catalog>,
+    /// `None` for a cloud registered for the lifecycle of its existing clusters only
+    /// ([`BrokerBuilder::provisioner`]): nothing new is placed there.
+    pub(crate) catalog: Option<Arc<dyn Catalog>>,
     pub(crate) provisioner: Arc<dyn Provisioner>,
     /// `None` until [`BrokerBuilder::build`] picks the default.
     pub(crate) connector: Option<Arc<dyn NodeConnector>>,
@@ -128,6 +132,8 @@ pub struct BrokerBuilder {
     state_dir: Option<PathBuf>,
     policy: Option<PolicyFactory>,
     owner: Option<String>,
+    /// (catalog's cloud, provisioner's cloud) of registrations whose two disagree.
+    mismatch: Vec<(CloudId, CloudId)>,
 }
 
 impl std::fmt::Debug for BrokerBuilder {
@@ -145,33 +151,79 @@ impl BrokerBuilder {
     /// `<state dir>/keys`, except for [`CloudId::Fake`], whose nodes are played by local
     /// directories (a [`DirConnector`] on `<state dir>/fake-nodes`) so that jobs launched on
     /// the fake really run.
-    pub fn cloud(mut self, catalog: Arc<dyn Catalog>, provisioner: Arc<dyn Provisioner>) -> Self {
-        self.clouds.insert(
-            catalog.cloud(),
-            CloudEntry {
-                catalog,
-                provisioner,
-                connector: None,
-                ssh_key_dir: None,
-            },
-        );
-        self
+    pub fn cloud(self, catalog: Arc<dyn Catalog>, provisioner: Arc<dyn Provisioner>) -> Self {
+        self.entry(provisioner.cloud(), Some(catalog), provisioner, None)
     }
 
-    /// Enables a cloud whose nodes are reached through `connector` (the `local` and `ssh`
-    /// backends bring their own).
+    /// Enables a cloud through its provisioner, with the catalog the provisioner carries
+    /// ([`Provisioner::catalog`]: the AWS, GCP and Azure builders take one). A provisioner
+    /// without a catalog still manages the clusters it already has (`status`, `refresh`,
+    /// `stop`, `start`, `down`, jobs and logs), and nothing new is placed there: this is what
+    /// lets a cluster be torn down when its cloud's catalog cannot be loaded (offline, say).
+    ///
+    /// Its nodes are reached with the default connector, as for [`BrokerBuilder::cloud`].
+    pub fn provisioner(self, provisioner: Arc<dyn Provisioner>) -> Self {
+        let catalog = provisioner.catalog();
+        self.entry(provisioner.cloud(), catalog, provisioner, None)
+    }
+
+    /// Enables a backend that is its own catalog, provisioner and node connector (the
+    /// `local` and `ssh` backends, or one of an embedder's own).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use sky_core::catalog::Catalog;
+    /// use sky_core::provision::Provisioner;
+    /// use sky_runtime::{BrokerBuilder, NodeConnector};
+    ///
+    /// fn with_my_backend<B>(builder: BrokerBuilder, backend: B) -> BrokerBuilder
+    /// where
+    ///     B: Catalog + Provisioner + NodeConnector + 'static,
+    /// {
+    ///     builder.backend(Arc::new(backend))
+    /// }
+    /// ```
+    pub fn backend<B>(self, backend: Arc<B>) -> Self
+    where
+        B: Catalog + Provisioner + NodeConnector + 'static,
+    {
+        let cloud = Provisioner::cloud(backend.as_ref());
+        self.entry(cloud, Some(backend.clone()), backend.clone(), Some(backend))
+    }
+
+    /// Enables a cloud whose nodes are reached through `connector`.
     pub fn cloud_with(
-        mut self,
+        self,
         catalog: Arc<dyn Catalog>,
         provisioner: Arc<dyn Provisioner>,
         connector: Arc<dyn NodeConnector>,
     ) -> Self {
+        self.entry(
+            provisioner.cloud(),
+            Some(catalog),
+            provisioner,
+            Some(connector),
+        )
+    }
+
+    fn entry(
+        mut self,
+        cloud: CloudId,
+        catalog: Option<Arc<dyn Catalog>>,
+        provisioner: Arc<dyn Provisioner>,
+        connector: Option<Arc<dyn NodeConnector>>,
+    ) -> Self {
+        if let Some(c) = &catalog
+            && c.cloud() != cloud
+        {
+            self.mismatch.push((c.cloud(), cloud.clone()));
+        }
         self.clouds.insert(
-            catalog.cloud(),
+            cloud,
             CloudEntry {
                 catalog,
                 provisioner,
-                connector: Some(connector),
+                connector,
                 ssh_key_dir: None,
             },
         );
@@ -207,13 +259,10 @@ impl BrokerBuilder {
     /// Builds the broker. Without a state store, opens the default one
     /// ([`StateStore::default_dir`]).
     pub fn build(self) -> Result<Broker, BrokerError> {
-        for (id, entry) in &self.clouds {
-            if entry.provisioner.cloud() != *id {
-                return Err(BrokerError::Config(format!(
-                    "the catalog is for {id} but the provisioner is for {}",
-                    entry.provisioner.cloud()
-                )));
-            }
+        if let Some((catalog, provisioner)) = self.mismatch.first() {
+            return Err(BrokerError::Config(format!(
+                "the catalog is for {catalog} but the provisioner is for {provisioner}"
+            )));
         }
         let state = match self.state {
             Some(s) => s,
@@ -302,19 +351,15 @@ impl std::fmt::Debug for Broker {
     }
 }
 
-/// What the provision loop is working on.
-struct Progress<'a> {
-    name: &'a str,
-    record: ClusterRecord,
-    history: FailoverHistory,
-    attempts: u32,
-    started: Instant,
-}
-
 impl Broker {
     /// A builder.
     pub fn builder() -> BrokerBuilder {
         BrokerBuilder::default()
+    }
+
+    /// A fresh failover policy for one launch.
+    pub(crate) fn new_policy(&self) -> Box<dyn FailoverPolicy> {
+        (self.policy)()
     }
 
     /// The state store.
@@ -327,19 +372,27 @@ impl Broker {
         &self.state_dir
     }
 
-    /// The catalogs of the enabled clouds.
+    /// The catalogs of the enabled clouds (those registered with one: a cloud registered
+    /// with [`BrokerBuilder::provisioner`] alone has none, and is not placed on).
     pub fn catalogs(&self) -> Catalogs {
         let mut c = Catalogs::new();
         for e in self.clouds.values() {
-            c.insert(e.catalog.clone());
+            if let Some(catalog) = &e.catalog {
+                c.insert(catalog.clone());
+            }
         }
         c
+    }
+
+    /// The clouds this broker manages (with or without a catalog), in order.
+    pub fn clouds(&self) -> Vec<CloudId> {
+        self.clouds.keys().cloned().collect()
     }
 
     /// sky's public key for clouds reached with the default [`SshConnector`] (created on
     /// first use); `None` for clouds with their own connector, or if the key cannot be made
     /// (connecting reports that later).
-    fn ssh_public_key(&self, cloud: &CloudId) -> Option<String> {
+    pub(crate) fn ssh_public_key(&self, cloud: &CloudId) -> Option<String> {
         let dir = self.clouds.get(cloud)?.ssh_key_dir.as_ref()?;
         match sky_exec::SshKeyPair::ensure(dir) {
             Ok(k) => Some(k.public_key_openssh().to_string()),
@@ -425,349 +478,7 @@ impl Broker {
                 }
             }
         }
-        let mut progress = Progress {
-            name,
-            record,
-            history: FailoverHistory::default(),
-            attempts: 0,
-            started: Instant::now(),
-        };
-        let mut policy = (self.policy)();
-        let catalogs = self.catalogs();
-        let dag = Dag::single(task.clone());
-        let mut blocked = BlockList::new();
-        let mut optimizer_options = options.optimizer.clone();
-        if let Some(c) = &options.clouds {
-            optimizer_options.clouds = Some(c.clone());
-        }
-        loop {
-            let plan = match sky_optimizer::optimize(
-                &dag,
-                &catalogs,
-                &blocked,
-                options.objective,
-                &optimizer_options,
-            ) {
-                Ok(plan) => plan,
-                Err(e) => {
-                    let exhausted =
-                        matches!(e, sky_optimizer::OptimizeError::ResourcesUnavailable { .. });
-                    if exhausted
-                        && progress.attempts > 0
-                        && options.retry_until_up
-                        && self.budget_left(&progress, options)
-                    {
-                        tracing::info!(cluster = name, gap = ?options.retry_gap, "every candidate failed; retrying until up");
-                        tokio::time::sleep(options.retry_gap).await;
-                        blocked = BlockList::new();
-                        continue;
-                    }
-                    let reason = if progress.attempts > 0 {
-                        format!(
-                            "no candidate left after {} attempts: {e}",
-                            progress.attempts
-                        )
-                    } else {
-                        e.to_string()
-                    };
-                    return Err(self.give_up(progress, reason, Some(e)));
-                }
-            };
-            let Some(placement) = plan.placements.into_iter().next() else {
-                return Err(self.give_up(
-                    progress,
-                    "the optimizer returned no placement".into(),
-                    None,
-                ));
-            };
-            let resources = task
-                .resources
-                .alternatives
-                .get(placement.resources_index)
-                .cloned()
-                .unwrap_or_default();
-            let zones: Vec<Option<String>> = match (&placement.zone, placement.zones.is_empty()) {
-                (Some(z), _) => vec![Some(z.clone())],
-                (None, false) => placement.zones.iter().cloned().map(Some).collect(),
-                (None, true) => vec![None],
-            };
-            match self
-                .try_region(
-                    task,
-                    &resources,
-                    &placement,
-                    &zones,
-                    &mut progress,
-                    policy.as_mut(),
-                    &mut blocked,
-                    options,
-                )
-                .await?
-            {
-                Some(up) => return Ok(up),
-                None => {
-                    if !self.budget_left(&progress, options) {
-                        return Err(self.give_up(
-                            progress,
-                            "the retry budget ran out".into(),
-                            None,
-                        ));
-                    }
-                }
-            }
-        }
-    }
-
-    fn budget_left(&self, p: &Progress<'_>, options: &ProvisionOptions) -> bool {
-        options.max_attempts.is_none_or(|m| p.attempts < m)
-            && options.deadline.is_none_or(|d| p.started.elapsed() < d)
-    }
-
-    fn give_up(
-        &self,
-        p: Progress<'_>,
-        reason: String,
-        source: Option<sky_optimizer::OptimizeError>,
-    ) -> BrokerError {
-        // Nothing of this launch is alive (every failed attempt was torn down), so an INIT row
-        // that never got a node is removed; one that has nodes stays for `status --refresh`.
-        if p.record.nodes.is_empty() {
-            let _ = self.state.remove(p.name, "provisioning failed");
-        }
-        BrokerError::Unavailable {
-            cluster: p.name.to_string(),
-            reason,
-            history: p.history,
-            source: source.map(Box::new),
-        }
-    }
-
-    /// Tries the zones of one region in order. `Ok(Some)` = up; `Ok(None)` = blocked,
-    /// re-optimize; `Err` = stop.
-    #[allow(clippy::too_many_arguments)]
-    async fn try_region(
-        &self,
-        task: &Task,
-        resources: &Resources,
-        placement: &TaskPlacement,
-        zones: &[Option<String>],
-        p: &mut Progress<'_>,
-        policy: &mut dyn FailoverPolicy,
-        blocked: &mut BlockList,
-        options: &ProvisionOptions,
-    ) -> Result<Option<ClusterRecord>, BrokerError> {
-        let provisioner = self.provisioner(&placement.cloud)?.clone();
-        for zone in zones {
-            let mut retries_here = 0;
-            loop {
-                if !self.budget_left(p, options) {
-                    return Ok(None);
-                }
-                p.attempts += 1;
-                retries_here += 1;
-                let cluster = ClusterRef {
-                    name: p.record.cluster_hash.clone(),
-                    region: placement.region.clone(),
-                    zone: zone.clone(),
-                };
-                let launched = LaunchedResources {
-                    cloud: placement.cloud.clone(),
-                    region: placement.region.clone(),
-                    zone: zone.clone(),
-                    instance_type: placement.instance_type.clone(),
-                    accelerator: placement.accelerators.clone(),
-                    spot: placement.use_spot,
-                    hourly_price: placement.hourly_price,
-                    num_nodes: task.num_nodes,
-                    disk_size_gb: resources.disk_size_gb.unwrap_or(DEFAULT_DISK_SIZE_GB),
-                    ports: resources.ports.clone(),
-                };
-                self.state.set_launched(p.name, &launched)?;
-                p.record.launched = Some(launched.clone());
-                let mut req =
-                    LaunchRequest::new(cluster.clone(), &placement.instance_type, task.num_nodes);
-                req.accelerator = placement.accelerators.clone();
-                req.spot = placement.use_spot;
-                req.disk_size_gb = launched.disk_size_gb;
-                req.ports = resources.ports.clone();
-                req.labels = resources.labels.clone();
-                req.image_id = resources
-                    .image_id
-                    .as_ref()
-                    .and_then(|i| i.for_region(&placement.region))
-                    .map(str::to_string);
-                req.ssh_public_key = self.ssh_public_key(&placement.cloud);
-                let at = Placement {
-                    cloud: Some(placement.cloud.clone()),
-                    region: Some(placement.region.clone()),
-                    zone: zone.clone(),
-                    instance_type: Some(placement.instance_type.clone()),
-                };
-                match self.bring_up(provisioner.as_ref(), &req, p, options).await {
-                    Ok(nodes) => {
-                        let zone_seen = nodes.iter().find_map(|n| n.zone.clone()).or(zone.clone());
-                        if zone_seen != launched.zone {
-                            let mut l = launched;
-                            l.zone = zone_seen;
-                            self.state.set_launched(p.name, &l)?;
-                        }
-                        self.state
-                            .set_status(p.name, ClusterStatus::Up, "provisioned")?;
-                        self.state.touch(p.name)?;
-                        return self
-                            .state
-                            .get(p.name)?
-                            .ok_or_else(|| BrokerError::NotFound {
-                                name: p.name.to_string(),
-                            })
-                            .map(Some);
-                    }
-                    Err(err) => {
-                        let err = if err.placement().cloud.is_none() {
-                            err.with_placement(at.clone())
-                        } else {
-                            err
-                        };
-                        let decision = policy.on_error(
-                            &Attempt {
-                                placement: &at,
-                                number: p.attempts,
-                                retries_here,
-                            },
-                            &err,
-                        );
-                        tracing::warn!(cluster = p.name, %err, ?decision, "provisioning attempt failed");
-                        p.history.push(&err, decision);
-                        if !matches!(decision, Decision::Retry { .. }) || retries_here > 64 {
-                            self.teardown(provisioner.as_ref(), &cluster, p).await?;
-                        }
-                        match decision {
-                            Decision::Retry { after } => {
-                                if retries_here > 64 {
-                                    blocked.push(block_for(
-                                        placement,
-                                        zone.as_deref(),
-                                        Scope::Zone,
-                                        err.kind(),
-                                    ));
-                                    break;
-                                }
-                                tokio::time::sleep(after).await;
-                            }
-                            Decision::Abort => {
-                                let _ = self.state.remove(p.name, "provisioning aborted");
-                                return Err(BrokerError::Aborted {
-                                    cluster: p.name.to_string(),
-                                    error: err,
-                                    history: std::mem::take(&mut p.history),
-                                });
-                            }
-                            Decision::Block(scope) => {
-                                blocked.push(block_for(
-                                    placement,
-                                    zone.as_deref(),
-                                    scope,
-                                    err.kind(),
-                                ));
-                                if scope == Scope::Zone {
-                                    break; // next zone of this region
-                                }
-                                return Ok(None);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        // Every zone of the region failed: rule the region out for this launchable.
-        if placement.zone.is_none() {
-            blocked.push(block_for(
-                placement,
-                None,
-                Scope::Region,
-                ErrorKind::Capacity,
-            ));
-        }
-        Ok(None)
-    }
-
-    /// bootstrap → run → record → wait → record. Records every node as soon as it is known.
-    async fn bring_up(
-        &self,
-        provisioner: &dyn Provisioner,
-        req: &LaunchRequest,
-        p: &mut Progress<'_>,
-        options: &ProvisionOptions,
-    ) -> Result<Vec<InstanceInfo>, Error> {
-        provisioner.bootstrap(req).await?;
-        let run = provisioner.run_instances(req).await;
-        // Whatever run_instances says, record what exists now: a partial failure leaves nodes.
-        let nodes = match &run {
-            Ok(nodes) => nodes.clone(),
-            Err(_) => provisioner
-                .query_instances(&req.cluster)
-                .await
-                .unwrap_or_default(),
-        };
-        self.record_nodes(p, &nodes);
-        run?;
-        provisioner
-            .wait_instances(&req.cluster, InstanceState::Running, options.wait_timeout)
-            .await?;
-        let nodes = provisioner.query_instances(&req.cluster).await?;
-        self.record_nodes(p, &nodes);
-        let running = nodes
-            .iter()
-            .filter(|n| n.state == InstanceState::Running)
-            .count();
-        if running < req.num_nodes as usize {
-            return Err(Error::new(
-                ErrorKind::Unexpected,
-                format!(
-                    "{running} of {} nodes are running after the wait",
-                    req.num_nodes
-                ),
-            ));
-        }
-        Ok(nodes)
-    }
-
-    fn record_nodes(&self, p: &mut Progress<'_>, nodes: &[InstanceInfo]) {
-        if let Err(e) = self.state.set_nodes(p.name, nodes) {
-            tracing::error!(cluster = p.name, %e, "cannot record nodes");
-        }
-        p.record.nodes = nodes.to_vec();
-    }
-
-    /// Terminates what an attempt left and verifies it is gone, [`TEARDOWN_ATTEMPTS`] times.
-    async fn teardown(
-        &self,
-        provisioner: &dyn Provisioner,
-        cluster: &ClusterRef,
-        p: &mut Progress<'_>,
-    ) -> Result<(), BrokerError> {
-        let mut last_error = None;
-        for _ in 0..TEARDOWN_ATTEMPTS {
-            match terminate_verified(provisioner, cluster).await {
-                Ok(()) => {
-                    self.record_nodes(p, &[]);
-                    return Ok(());
-                }
-                Err(e) => last_error = Some(e),
-            }
-        }
-        let instances = provisioner
-            .query_instances(cluster)
-            .await
-            .map(|v| v.into_iter().map(|i| i.id).collect())
-            .unwrap_or_default();
-        Err(BrokerError::TeardownFailed {
-            cluster: p.name.to_string(),
-            instances,
-            error: last_error
-                .unwrap_or_else(|| Error::new(ErrorKind::Unexpected, "teardown failed")),
-            history: std::mem::take(&mut p.history),
-        })
+        Failover::new(self, task, name, record, options).run().await
     }
 
     /// A previous provisioning of this INIT row died: terminate whatever it recorded.
@@ -800,48 +511,6 @@ impl Broker {
             history: FailoverHistory::default(),
         })
     }
-}
-
-/// Terminates the cluster and checks that no instance of it is left.
-pub(crate) async fn terminate_verified(
-    provisioner: &dyn Provisioner,
-    cluster: &ClusterRef,
-) -> Result<(), Error> {
-    provisioner.terminate_instances(cluster).await?;
-    let left = provisioner.query_instances(cluster).await?;
-    let alive: Vec<_> = left
-        .iter()
-        .filter(|i| i.state != InstanceState::Terminated)
-        .collect();
-    if alive.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::new(
-            ErrorKind::Transient,
-            format!("{} instances still alive after terminate", alive.len()),
-        ))
-    }
-}
-
-/// The block a decision adds. Auth blocks the whole cloud; everything else blocks this
-/// launchable (instance type, accelerator, market) at the decided scope, as SkyPilot's
-/// `should_be_blocked_by` does.
-fn block_for(p: &TaskPlacement, zone: Option<&str>, scope: Scope, kind: ErrorKind) -> Block {
-    let base = match (scope, zone) {
-        (Scope::Cloud, _) => Block::cloud(p.cloud.clone()),
-        (Scope::Region, _) | (Scope::Zone, None) => Block::region(p.cloud.clone(), &p.region),
-        (Scope::Zone, Some(z)) => Block::zone(p.cloud.clone(), &p.region, z),
-    };
-    if kind == ErrorKind::Auth {
-        return base;
-    }
-    let mut b = base
-        .with_instance_type(&p.instance_type)
-        .with_spot(p.use_spot);
-    if let Some(a) = &p.accelerators {
-        b = b.with_accelerators(a.clone());
-    }
-    b
 }
 
 /// Cluster names: 1-63 characters, lower-case letters, digits and `-`, starting with a letter

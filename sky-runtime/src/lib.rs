@@ -11,7 +11,7 @@
 //! facade re-exports it.
 
 pub mod broker;
-pub mod connector;
+pub use sky_exec::connector;
 pub mod error;
 pub mod failover;
 pub mod jobs;

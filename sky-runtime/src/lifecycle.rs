@@ -7,8 +7,9 @@ use sky_core::CloudId;
 use sky_core::error::ErrorKind;
 use sky_core::provision::{ClusterRef, InstanceInfo, InstanceState};
 
-use crate::broker::{Broker, terminate_verified};
+use crate::broker::Broker;
 use crate::error::BrokerError;
+use crate::failover::terminate_verified;
 use crate::state::{AutostopSetting, ClusterRecord, ClusterStatus, now_s};
 
 /// How long lifecycle operations wait for nodes to reach a state.

@@ -18,16 +18,31 @@
 //! | `highs` | HiGHS for large DAGs in the optimizer |
 //! | `fetch` (default) | download SkyPilot's catalogs into the cache |
 //!
+//! [`clouds::Clouds`] turns a state directory into the broker `sky launch` uses: the local
+//! backend, the SSH node pools, and every cloud `sky check` enabled, each with its catalog.
+//!
 //! # Why a facade
 //! The backends pull in large SDKs (aws-sdk-ec2 alone takes minutes to build). With one crate
 //! per backend behind features, an application pays only for the clouds it enables, and
 //! custom schedulers can depend on `sky-core` and `sky-optimizer` alone.
 
-pub use sky_core::*;
+pub mod clouds;
+
+// sky-core, by name: the task model, catalogs' types, the provider traits and errors.
+#[cfg(feature = "conformance")]
+pub use sky_core::conformance;
+/// The provider error taxonomy ([`provision::Provisioner`] calls fail with
+/// [`provider::Error`]); the error of a [`Broker`] is [`Error`].
+pub use sky_core::error as provider;
+pub use sky_core::{CloudId, Dag, ResourceSet, Resources, Task};
+pub use sky_core::{catalog, check, cloud, dag, fake, provision, resources, suggest, task};
+
 pub use sky_exec as exec;
 pub use sky_optimizer as optimizer;
 pub use sky_runtime as runtime;
-pub use sky_runtime::{Broker, BrokerError, ProvisionOptions};
+/// The error of every [`Broker`] operation.
+pub use sky_runtime::BrokerError as Error;
+pub use sky_runtime::{Broker, BrokerBuilder, BrokerError, ProvisionOptions};
 pub use sky_runtime::{JobRecord, JobStatus, Launched, LogLine};
 
 #[cfg(feature = "aws")]

@@ -371,7 +371,7 @@ fn moto() -> Option<String> {
 
 /// `sky` with AWS pointed at moto in `region`, an AWS catalog (sky-core's fixture) in
 /// `home/catalogs`, and the zone-name log lines on stderr.
-fn sky_moto(args: &[&str], home: &std::path::Path, moto: &str, region: &str) -> Output {
+fn moto_command(args: &[&str], home: &std::path::Path, moto: &str, region: &str) -> Command {
     let catalogs = home.join("catalogs");
     std::fs::create_dir_all(catalogs.join("aws")).unwrap();
     let fixture = PathBuf::from(
@@ -381,15 +381,126 @@ fn sky_moto(args: &[&str], home: &std::path::Path, moto: &str, region: &str) -> 
     )
     .join("../sky-core/tests/fixtures/catalogs/aws/vms.csv");
     std::fs::copy(fixture, catalogs.join("aws/vms.csv")).unwrap();
-    bare(args, home)
-        .env("SKY_CATALOG_DIR", &catalogs)
+    let mut c = bare(args, home);
+    c.env("SKY_CATALOG_DIR", &catalogs)
         .env("SKY_LOG", "warn,sky::aws_zone_names=debug")
         .env("AWS_ENDPOINT_URL", moto)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", region)
+        .env("AWS_REGION", region);
+    c
+}
+
+fn sky_moto(args: &[&str], home: &std::path::Path, moto: &str, region: &str) -> Output {
+    moto_command(args, home, moto, region)
         .output()
         .expect("run sky")
+}
+
+#[test]
+fn down_of_an_aws_cluster_needs_no_catalog() {
+    let Some(moto) = moto() else { return };
+    let region = "us-east-1";
+    let d = tempfile::tempdir().unwrap();
+    let ok = |out: &Output| {
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    ok(&sky_moto(
+        &["check", "aws", "--json"],
+        d.path(),
+        &moto,
+        region,
+    ));
+    let task = write(d.path(), "t.yaml", "resources:\n  cpus: 2+\n");
+    let name = format!("nocat{}", std::process::id());
+    ok(&sky_moto(
+        &["provision", &task, "-c", &name, "--clouds", "aws", "-y"],
+        d.path(),
+        &moto,
+        region,
+    ));
+    let status = json(&sky_moto(&["status", "--json"], d.path(), &moto, region));
+    let record = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name.as_str())
+        .unwrap_or_else(|| panic!("{status}"));
+    assert_eq!(record["launched"]["cloud"], "aws", "{record}");
+    let ids: Vec<String> = record["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!ids.is_empty(), "{record}");
+
+    // No catalog anywhere: an empty catalog directory, and no kept zone names.
+    let empty = d.path().join("no-catalogs");
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::remove_file(d.path().join("state/aws_zone_names.json")).unwrap();
+    let down = |args: &[&str]| {
+        moto_command(args, d.path(), &moto, region)
+            .env("SKY_CATALOG_DIR", &empty)
+            .output()
+            .expect("run sky")
+    };
+    let err = ok(&down(&["down", &name, "-y"]));
+    assert!(err.contains("no aws catalog"), "{err}");
+    assert!(!err.contains("unusable"), "{err}");
+    let status = json(&down(&["status", "--json"]));
+    assert!(
+        status
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["name"] != name.as_str()),
+        "{status}"
+    );
+
+    // EC2 agrees: every instance of the cluster is terminated (or on its way).
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let states = rt.block_on(async {
+        let p = sky::aws::AwsBuilder::from_env()
+            .endpoint(moto.as_str())
+            .regions([region])
+            .credentials("testing", "testing")
+            .build()
+            .await
+            .unwrap();
+        let out = p
+            .client(region)
+            .describe_instances()
+            .set_instance_ids(Some(ids.clone()))
+            .send()
+            .await
+            .unwrap();
+        out.reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .map(|i| {
+                i.state()
+                    .and_then(|s| s.name())
+                    .map(|n| n.as_str().to_owned())
+            })
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(states.len(), ids.len(), "{states:?}");
+    for s in &states {
+        assert!(
+            matches!(s.as_deref(), Some("terminated" | "shutting-down")),
+            "{states:?}"
+        );
+    }
 }
 
 #[test]

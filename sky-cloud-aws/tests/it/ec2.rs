@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use aws_sdk_ec2::types::Filter;
-use sky_cloud_aws::provisioner::{CANONICAL_OWNER, key_pair_name, security_group_name};
+use sky_cloud_aws::provision::{CANONICAL_OWNER, key_pair_name, security_group_name};
 use sky_cloud_aws::{TAG_CLUSTER, TAG_HEAD, TAG_RANK};
 use sky_core::catalog::Catalog;
 use sky_core::error::{ErrorKind, Scope};

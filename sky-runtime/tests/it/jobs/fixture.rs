@@ -90,18 +90,19 @@ impl Backend {
             .owner("tester");
         let b = match &self.kind {
             Kind::Fake(f) => b.cloud(Arc::new(f.clone()), Arc::new(f.clone())),
-            Kind::Local => LocalCloud::register(b, self.state_dir()),
+            Kind::Local => b.backend(Arc::new(LocalCloud::new(self.state_dir()))),
             Kind::Ssh { hosts, .. } => {
                 let pools =
                     NodePools::from_file(&self.state_dir().join("ssh_node_pools.yaml")).unwrap();
-                SshPoolCloud::new(pools, self.state_dir())
-                    .unwrap()
-                    .with_known_hosts(
-                        KnownHostsPolicy::Strict,
-                        Some(hosts.known_hosts_file().to_path_buf()),
-                    )
-                    .with_connect_timeout(Duration::from_secs(10))
-                    .register(b)
+                b.backend(Arc::new(
+                    SshPoolCloud::new(pools, self.state_dir())
+                        .unwrap()
+                        .with_known_hosts(
+                            KnownHostsPolicy::Strict,
+                            Some(hosts.known_hosts_file().to_path_buf()),
+                        )
+                        .with_connect_timeout(Duration::from_secs(10)),
+                ))
             }
         };
         b.build().unwrap()

@@ -1,11 +1,11 @@
-//! How the broker reaches the nodes of a cluster: a [`NodeConnector`] per cloud turns the
+//! How sky reaches the nodes of a cluster: a [`NodeConnector`] per cloud turns the
 //! provisioner's [`ClusterInfo`] into one [`CommandRunner`] per node.
 //!
 //! Provisioning ends when nodes are up; everything after (syncing files, setup, jobs, logs)
 //! goes through runners. Which runner depends on the backend, not on the job: clouds reach
 //! their VMs over SSH with sky's own key ([`SshConnector`], the default), the `local` backend
 //! runs nodes as directories on this machine, an SSH node pool uses the pool's user and key.
-//! [`DirConnector`] is what [`sky_core::fake::FakeCloud`] gets by default, so that launches on
+//! [`DirConnector`] is what sky's simulated cloud (`sky_core::fake::FakeCloud`) gets by default, so that launches on
 //! the fake run real processes (in directories under the state directory).
 
 use std::fmt::Debug;
@@ -13,13 +13,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use futures_util::future::join_all;
-use sky_core::provision::{ClusterInfo, ClusterRef, InstanceInfo, InstanceState};
-use sky_exec::{
+use crate::{
     CommandRunner, ExecError, GangNode, KnownHostsPolicy, LocalRunner, ProcessRef, SshConfig,
     SshKeyPair, SshRunner,
 };
+use async_trait::async_trait;
+use futures_util::future::join_all;
+use sky_core::provision::{ClusterInfo, ClusterRef, InstanceInfo, InstanceState};
 
 /// Makes runners for the nodes of a cluster.
 ///
@@ -134,7 +134,7 @@ pub async fn connect_all(configs: Vec<(u32, SshConfig)>) -> Result<Vec<GangNode>
 /// (`<cluster>` is the on-cloud name, [`ClusterInfo::cluster`]), reporting the instance's
 /// private IP (or `127.0.0.1`).
 ///
-/// The broker gives [`sky_core::fake::FakeCloud`] one with `<state dir>/fake-nodes`, so that
+/// The broker gives sky's simulated cloud (`FakeCloud`) one with `<state dir>/fake-nodes`, so that
 /// jobs launched on the fake run as local processes: tests of the job queue need no machine.
 #[derive(Clone, Debug)]
 pub struct DirConnector {

@@ -1,4 +1,6 @@
 //! [`AwsProvisioner`]: sky's [`Provisioner`] on EC2.
+//!
+//! Zone names and the catalog it carries are in [`crate::catalog`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -185,6 +187,8 @@ pub struct AwsProvisioner {
     ssh_user: String,
     clients: Arc<Mutex<BTreeMap<String, Client>>>,
     images: Arc<Mutex<BTreeMap<(String, &'static str), Image>>>,
+    /// The catalog given to the builder, its zone ids renamed to this account's zone names.
+    pub(crate) catalog: Option<Arc<AwsCatalog>>,
 }
 
 impl std::fmt::Debug for AwsProvisioner {
@@ -211,6 +215,7 @@ impl AwsProvisioner {
             ssh_user,
             clients: Arc::default(),
             images: Arc::default(),
+            catalog: None,
         }
     }
 
@@ -233,65 +238,13 @@ impl AwsProvisioner {
             .clone()
     }
 
-    fn at(region: &str, zone: Option<&str>, instance_type: Option<&str>) -> Placement {
+    pub(crate) fn at(region: &str, zone: Option<&str>, instance_type: Option<&str>) -> Placement {
         Placement {
             cloud: Some(CLOUD),
             region: Some(region.to_owned()),
             zone: zone.map(str::to_owned),
             instance_type: instance_type.map(str::to_owned),
         }
-    }
-
-    /// This account's zone names of `region` by zone id (`use1-az1` → `us-east-1c`), from
-    /// DescribeAvailabilityZones.
-    pub async fn zone_names(&self, region: &str) -> Result<BTreeMap<String, String>> {
-        let out = self
-            .client(region)
-            .describe_availability_zones()
-            .send()
-            .await
-            .map_err(|e| from_sdk("DescribeAvailabilityZones", e, Self::at(region, None, None)))?;
-        Ok(out
-            .availability_zones()
-            .iter()
-            .filter_map(|z| Some((z.zone_id()?.to_owned(), z.zone_name()?.to_owned())))
-            .collect())
-    }
-
-    /// This account's zone names by zone id for every region sky may use: the configured
-    /// regions, or every region of `base` when none was configured. Regions the account has
-    /// not opted in to are left out. One DescribeAvailabilityZones per region, all at once.
-    ///
-    /// The map is the account's and changes only when the account does, so an application
-    /// may keep it (the CLI keeps it from `sky check` to the next) and apply it with
-    /// [`AwsCatalog::with_zone_names`] instead of asking again.
-    pub async fn zone_name_map(&self, base: &AwsCatalog) -> Result<BTreeMap<String, String>> {
-        let regions: Vec<String> = if self.regions.is_empty() {
-            base.regions().into_iter().map(|r| r.name).collect()
-        } else {
-            self.regions.clone()
-        };
-        let answers =
-            futures_util::future::join_all(regions.iter().map(|r| self.zone_names(r))).await;
-        let mut map = BTreeMap::new();
-        for (r, answer) in regions.iter().zip(answers) {
-            match answer {
-                Ok(m) => map.extend(m),
-                Err(e) if e.kind() == ErrorKind::Auth && e.scope() == Scope::Region => {
-                    tracing::info!(region = %r, "skipping a region the account has not opted in to");
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(map)
-    }
-
-    /// `base` with its zone ids renamed to this account's zone names, as SkyPilot does once
-    /// credentials exist ([`Self::zone_name_map`] applied); rows of regions the account
-    /// cannot use (not opted in, or not configured) are dropped.
-    pub async fn catalog_with_zone_names(&self, base: AwsCatalog) -> Result<AwsCatalog> {
-        let map = self.zone_name_map(&base).await?;
-        Ok(base.with_zone_names(&map))
     }
 
     async fn default_vpc(&self, client: &Client, region: &str) -> Result<String> {
@@ -716,6 +669,10 @@ fn cluster_group(nodes: &[Node], cluster: &ClusterRef) -> Option<String> {
 impl Provisioner for AwsProvisioner {
     fn cloud(&self) -> CloudId {
         CLOUD
+    }
+
+    fn catalog(&self) -> Option<Arc<dyn Catalog>> {
+        self.catalog.clone().map(|c| c as Arc<dyn Catalog>)
     }
 
     fn capabilities(&self) -> Capabilities {

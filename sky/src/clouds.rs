@@ -1,0 +1,378 @@
+//! Putting the clouds together: what `sky launch` registers, as a library.
+//!
+//! [`Clouds`] turns a state directory and a catalog source into a ready [`Broker`]:
+//!
+//! - the `local` backend (feature `local`), always;
+//! - the SSH node pools of `~/.sky/ssh_node_pools.yaml` (feature `ssh`), when the file exists;
+//! - every cloud provider the last [`Clouds::check`] enabled (features `aws`, `gcp`,
+//!   `azure`), each built from its environment (`XBuilder::from_env()`) and carrying its price
+//!   catalog; AWS's zone names are kept in the state directory between processes
+//!   ([`sky_cloud_aws::ZoneNames`]);
+//! - the simulated `fake` cloud, when asked for ([`Clouds::with_fake`]).
+//!
+//! A provider whose catalog cannot be loaded (offline, no cached catalog) still joins the
+//! broker through [`BrokerBuilder::provisioner`](crate::runtime::BrokerBuilder::provisioner):
+//! the clusters it already has can be listed, stopped, started and torn down, and nothing new
+//! is placed there. A provider that cannot be built at all (its credentials are gone) is
+//! skipped with a warning, so that it never stands in the way of the others.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use sky::clouds::Clouds;
+//!
+//! let clouds = Clouds::from_env(); // ~/.sky (or SKY_STATE_DIR), SKY_CATALOG_DIR
+//! for report in clouds.check(&[]).await?.reports {
+//!     print!("{report}");
+//! }
+//! let broker = clouds.broker().await?; // local, SSH pools, and what check enabled
+//! println!("{:?}", broker.clouds());
+//! # Ok(()) }
+//! ```
+//!
+//! The file `<state dir>/enabled_clouds.json` ([`EnabledClouds`]) is SkyPilot's
+//! `sky check` state: the clouds whose credentials passed.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sky_core::catalog::CatalogSource;
+use sky_core::check::CredentialReport;
+use sky_core::provision::Provisioner;
+use sky_runtime::state::StateStore;
+
+use crate::{Broker, BrokerError, CloudId};
+
+/// The cloud providers with SkyPilot price catalogs and credential checks.
+pub const PROVIDER_CLOUDS: [CloudId; 3] = [CloudId::Aws, CloudId::Gcp, CloudId::Azure];
+
+/// What went wrong putting the clouds together.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CloudsError {
+    /// A file of the state directory could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A cloud that `check` does not know how to check (it needs no credentials).
+    #[error("{0} needs no credentials; `sky check` checks aws, gcp and azure")]
+    NotAProvider(CloudId),
+    /// The SSH node-pool configuration is invalid.
+    #[cfg(feature = "ssh")]
+    #[error(transparent)]
+    Pools(#[from] sky_cloud_ssh::PoolError),
+    /// The broker could not be built (its state store, say).
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+}
+
+/// The clouds the last [`Clouds::check`] enabled, as kept in
+/// `<state dir>/enabled_clouds.json`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EnabledClouds {
+    /// Cloud-provider backends whose credentials worked, by name.
+    pub clouds: Vec<CloudId>,
+    /// When the last check ran (Unix seconds).
+    pub checked_at: i64,
+}
+
+impl EnabledClouds {
+    /// The file that keeps them in the state directory `dir`.
+    pub fn path_in(dir: &Path) -> PathBuf {
+        dir.join("enabled_clouds.json")
+    }
+
+    /// The clouds enabled in `dir` (none before the first check, or if the file is
+    /// unreadable, which is logged).
+    pub fn read(dir: &Path) -> EnabledClouds {
+        let path = Self::path_in(dir);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                tracing::warn!("ignoring {}: {e}; run `sky check`", path.display());
+                EnabledClouds::default()
+            }),
+            Err(_) => EnabledClouds::default(),
+        }
+    }
+
+    /// Writes them to `dir` (through a temporary file, so readers never see half of it).
+    pub fn write(&self, dir: &Path) -> Result<(), CloudsError> {
+        let path = Self::path_in(dir);
+        let io = |source| CloudsError::Io {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let tmp = path.with_extension("json.tmp");
+        let body = serde_json::to_vec_pretty(self).map_err(|e| io(std::io::Error::other(e)))?;
+        std::fs::write(&tmp, body).map_err(io)?;
+        std::fs::rename(&tmp, &path).map_err(io)
+    }
+}
+
+/// What [`Clouds::check`] found.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckOutcome {
+    /// One report per cloud checked, in the order asked.
+    pub reports: Vec<CredentialReport>,
+    /// The clouds enabled now (those that passed, and those enabled before and not checked
+    /// this time), sorted.
+    pub enabled: Vec<CloudId>,
+}
+
+/// A state directory and a catalog source, from which the broker of `sky launch` is built.
+/// See the [module docs](self).
+#[derive(Clone, Debug)]
+pub struct Clouds {
+    state_dir: PathBuf,
+    source: CatalogSource,
+    fake: bool,
+}
+
+impl Clouds {
+    /// The clouds of state directory `state_dir`, with catalogs from
+    /// [`CatalogSource::from_env`].
+    pub fn new(state_dir: impl Into<PathBuf>) -> Self {
+        Clouds {
+            state_dir: state_dir.into(),
+            source: CatalogSource::from_env(),
+            fake: false,
+        }
+    }
+
+    /// The default state directory ([`StateStore::default_dir`]: `SKY_STATE_DIR`, else
+    /// `~/.sky`) and catalogs from [`CatalogSource::from_env`].
+    pub fn from_env() -> Self {
+        Clouds::new(StateStore::default_dir())
+    }
+
+    /// Reads the price catalogs from `source`.
+    pub fn catalog_source(mut self, source: CatalogSource) -> Self {
+        self.source = source;
+        self
+    }
+
+    /// Also registers the simulated `fake` cloud (its instances live in this process only;
+    /// tasks land there only when they or the options name it).
+    pub fn with_fake(mut self, fake: bool) -> Self {
+        self.fake = fake;
+        self
+    }
+
+    /// The state directory.
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+
+    /// The catalog source.
+    pub fn source(&self) -> &CatalogSource {
+        &self.source
+    }
+
+    /// The clouds the last [`Clouds::check`] enabled.
+    pub fn enabled(&self) -> EnabledClouds {
+        EnabledClouds::read(&self.state_dir)
+    }
+
+    /// Checks the credentials of `clouds` (all of [`PROVIDER_CLOUDS`] when empty), one after
+    /// the other, and records which are enabled. Clouds not checked keep their previous
+    /// state. When AWS passes, the account's zone names are asked for and kept.
+    ///
+    /// # Errors
+    /// [`CloudsError::NotAProvider`] for a cloud that has no credentials to check (before
+    /// anything is checked), and [`CloudsError::Io`] when the record cannot be written.
+    pub async fn check(&self, clouds: &[CloudId]) -> Result<CheckOutcome, CloudsError> {
+        let clouds: Vec<CloudId> = if clouds.is_empty() {
+            PROVIDER_CLOUDS.to_vec()
+        } else {
+            if let Some(c) = clouds.iter().find(|c| !PROVIDER_CLOUDS.contains(c)) {
+                return Err(CloudsError::NotAProvider(c.clone()));
+            }
+            clouds.to_vec()
+        };
+        let mut reports = Vec::with_capacity(clouds.len());
+        for c in &clouds {
+            reports.push(check_one(c).await);
+        }
+        let mut enabled: Vec<CloudId> = self
+            .enabled()
+            .clouds
+            .into_iter()
+            .filter(|c| !clouds.contains(c))
+            .collect();
+        enabled.extend(reports.iter().filter(|r| r.ok()).map(|r| r.cloud.clone()));
+        enabled.sort();
+        enabled.dedup();
+        EnabledClouds {
+            clouds: enabled.clone(),
+            checked_at: sky_runtime::state::now_s(),
+        }
+        .write(&self.state_dir)?;
+        #[cfg(feature = "aws")]
+        if reports.iter().any(|r| r.cloud == CloudId::Aws && r.ok()) {
+            self.refresh_aws_zone_names().await;
+        }
+        Ok(CheckOutcome { reports, enabled })
+    }
+
+    /// The provisioner of `cloud` from its environment, carrying its catalog when the
+    /// catalog loads (see the [module docs](self)).
+    ///
+    /// # Errors
+    /// Why the backend cannot be built (credentials, configuration), or that this build of
+    /// sky has no backend for `cloud` (its feature is off).
+    pub async fn provisioner(&self, cloud: &CloudId) -> Result<Arc<dyn Provisioner>, String> {
+        match cloud {
+            #[cfg(feature = "aws")]
+            CloudId::Aws => self.aws().await,
+            #[cfg(feature = "gcp")]
+            CloudId::Gcp => {
+                let build = |b: sky_cloud_gcp::GcpBuilder| async move {
+                    b.build().await.map_err(|e| e.to_string())
+                };
+                let builder = sky_cloud_gcp::GcpBuilder::from_env();
+                let p = match crate::catalog::GcpCatalog::load(&self.source) {
+                    Ok(c) => build(builder.catalog(Arc::new(c))).await?,
+                    Err(e) => {
+                        no_catalog(cloud, &e);
+                        build(builder).await?
+                    }
+                };
+                Ok(Arc::new(p))
+            }
+            #[cfg(feature = "azure")]
+            CloudId::Azure => {
+                let builder = sky_cloud_azure::AzureBuilder::from_env();
+                let builder = match crate::catalog::AzureCatalog::load(&self.source) {
+                    Ok(c) => builder.catalog(Arc::new(c)),
+                    Err(e) => {
+                        no_catalog(cloud, &e);
+                        builder
+                    }
+                };
+                Ok(Arc::new(builder.build().await.map_err(|e| e.to_string())?))
+            }
+            other => Err(format!("{other} has no provisioner in this build")),
+        }
+    }
+
+    /// The broker over every backend (see the [module docs](self)).
+    ///
+    /// # Errors
+    /// The state store cannot be opened, or the SSH node-pool file is invalid.
+    pub async fn broker(&self) -> Result<Broker, CloudsError> {
+        let dir = &self.state_dir;
+        let mut builder = Broker::builder().state_dir(dir)?;
+        #[cfg(feature = "local")]
+        {
+            builder = builder.backend(Arc::new(sky_cloud_local::LocalCloud::new(dir)));
+        }
+        #[cfg(feature = "ssh")]
+        {
+            let pools = sky_cloud_ssh::SshPoolCloud::from_default_file(dir)?;
+            builder = builder.backend(Arc::new(pools));
+        }
+        for cloud in self.enabled().clouds {
+            match self.provisioner(&cloud).await {
+                Ok(p) => builder = builder.provisioner(p),
+                Err(e) => {
+                    tracing::warn!("{cloud} is enabled but unusable now ({e}); run `sky check`")
+                }
+            }
+        }
+        if self.fake {
+            let fake = crate::fake::FakeCloud::default();
+            builder = builder.cloud(Arc::new(fake.clone()), Arc::new(fake));
+        }
+        Ok(builder.build()?)
+    }
+
+    #[cfg(feature = "aws")]
+    async fn aws(&self) -> Result<Arc<dyn Provisioner>, String> {
+        use sky_cloud_aws::{AwsBuilder, ZoneNames};
+        let file = ZoneNames::path_in(&self.state_dir);
+        let catalog = match crate::catalog::AwsCatalog::load(&self.source) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                no_catalog(&CloudId::Aws, &e);
+                None
+            }
+        };
+        let builder = || AwsBuilder::from_env().zone_names_file(&file);
+        let Some(catalog) = catalog else {
+            return Ok(Arc::new(
+                builder().build().await.map_err(|e| e.to_string())?,
+            ));
+        };
+        match builder().catalog(catalog).build().await {
+            Ok(p) => Ok(Arc::new(p)),
+            Err(e) => {
+                // The zone names could not be asked for (offline, say): the clusters AWS
+                // already has are still managed.
+                tracing::warn!(
+                    "AWS zone names unavailable ({e}): existing AWS clusters are managed, \
+                     nothing new is placed on AWS"
+                );
+                Ok(Arc::new(
+                    builder().build().await.map_err(|e| e.to_string())?,
+                ))
+            }
+        }
+    }
+
+    /// Asks AWS for the account's zone names and keeps them; a failed refresh forgets the
+    /// kept ones (stale names must not outlive it), and the next broker asks again.
+    #[cfg(feature = "aws")]
+    async fn refresh_aws_zone_names(&self) {
+        use sky_cloud_aws::{AwsBuilder, ZoneNames, catalog::forget_zone_names};
+        let base = match crate::catalog::AwsCatalog::load(&self.source) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::info!("no AWS catalog, so no zone names to map: {e}");
+                return;
+            }
+        };
+        let file = ZoneNames::path_in(&self.state_dir);
+        if let Err(e) = forget_zone_names(&file) {
+            tracing::warn!("cannot remove {}: {e}", file.display());
+        }
+        let built = AwsBuilder::from_env()
+            .zone_names_file(&file)
+            .catalog(base)
+            .build()
+            .await;
+        if let Err(e) = built {
+            let _ = forget_zone_names(&file);
+            tracing::warn!("AWS zone names not kept ({e}); commands will ask AWS for them");
+        }
+    }
+}
+
+fn no_catalog(cloud: &CloudId, e: &dyn std::fmt::Display) {
+    tracing::warn!(
+        "no {cloud} catalog ({e}): existing {cloud} clusters are managed, nothing new is placed \
+         on {cloud}"
+    );
+}
+
+/// The credential check of one cloud provider: every source looked at, by name, then an
+/// authenticated call.
+pub async fn check_one(cloud: &CloudId) -> CredentialReport {
+    match cloud {
+        #[cfg(feature = "aws")]
+        CloudId::Aws => sky_cloud_aws::AwsBuilder::from_env().check().await,
+        #[cfg(feature = "gcp")]
+        CloudId::Gcp => sky_cloud_gcp::GcpBuilder::from_env().check().await,
+        #[cfg(feature = "azure")]
+        CloudId::Azure => sky_cloud_azure::AzureBuilder::from_env().check().await,
+        other => {
+            let mut r = CredentialReport::new(other.clone());
+            r.failed(format!("{other} has no credential check in this build"));
+            r
+        }
+    }
+}
