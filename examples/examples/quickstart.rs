@@ -37,8 +37,8 @@ async fn quickstart(state: &Path) -> Result<JobStatus, Box<dyn std::error::Error
     let job = launched.job_id.ok_or("the task has no run command")?;
     println!(
         "launched cluster {} ({} nodes on this machine), job {job}",
-        launched.name,
-        launched.nodes.len()
+        launched.cluster.name,
+        launched.cluster.nodes.len()
     );
     let record = broker
         .logs("quickstart", Some(job), true, &mut |line| {

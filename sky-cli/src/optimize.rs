@@ -99,11 +99,12 @@ pub fn run(g: &Global, a: &OptimizeArgs) -> CmdResult {
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
+            use sky::optimizer::OptimizeErrorKind as K;
             let exit = match e.kind() {
-                "invalid_task" | "invalid_options" | "solver_unavailable" | "empty_dag" => 2,
+                K::InvalidTask | K::InvalidOptions | K::SolverUnavailable | K::EmptyDag => 2,
                 _ => 1,
             };
-            Err(Failure::new(e.kind(), e.to_string(), exit))
+            Err(Failure::new(e.kind().as_str(), e.to_string(), exit))
         }
     }
 }

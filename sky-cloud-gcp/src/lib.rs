@@ -52,12 +52,12 @@
 //! used here); keeping it in its own crate means users who do not enable GCP never build it,
 //! and the rest of sky never depends on Google's types.
 
-mod config;
+mod builder;
 pub mod error;
 pub mod naming;
 mod provision;
 
-pub use config::{DEFAULT_CPU_IMAGE, DEFAULT_GPU_IMAGE, ENDPOINT_ENV, GcpBuilder, PROJECT_ENVS};
+pub use builder::{DEFAULT_CPU_IMAGE, DEFAULT_GPU_IMAGE, ENDPOINT_ENV, GcpBuilder, PROJECT_ENVS};
 pub use provision::{GcpProvisioner, accelerator_type, attaches_accelerators};
 
 /// The cloud this crate provisions on.

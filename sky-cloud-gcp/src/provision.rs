@@ -20,7 +20,7 @@ use sky_core::provision::{
 use sky_core::resources::PortRange;
 
 use crate::CLOUD;
-use crate::config::GcpBuilder;
+use crate::builder::GcpBuilder;
 use crate::error::{GceFault, from_gax};
 use crate::naming::{
     LABEL_CLUSTER, LABEL_RANK, cluster_label, firewall_name, instance_name, label_key, label_value,

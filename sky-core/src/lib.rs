@@ -31,6 +31,7 @@ pub mod provision;
 pub mod resources;
 pub mod suggest;
 pub mod task;
+mod yaml;
 
 pub use cloud::CloudId;
 pub use dag::Dag;

@@ -16,11 +16,12 @@ use serde::{Deserialize, Serialize};
 use crate::cloud::CloudId;
 
 mod builder;
-pub(crate) mod fields;
+mod fields;
 mod infra;
+pub(crate) mod names;
 mod parse;
+pub(crate) mod read;
 pub(crate) mod write;
-pub(crate) mod yaml;
 
 pub use infra::Infra;
 pub use parse::{

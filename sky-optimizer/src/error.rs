@@ -2,7 +2,8 @@
 
 /// Why [`optimize`](crate::optimize) returned no plan.
 ///
-/// [`OptimizeError::kind`] gives a stable machine-readable name for CLIs and logs
+/// [`OptimizeError::kind`] gives its [`OptimizeErrorKind`], whose
+/// [`as_str`](OptimizeErrorKind::as_str) is a stable machine-readable name for CLIs and logs
 /// (`{"error": {"kind": "resources_unavailable", "message": "..."}}`).
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -62,17 +63,61 @@ pub enum OptimizeError {
 }
 
 impl OptimizeError {
-    /// A stable snake_case name of the error's kind: `empty_dag`, `no_cloud_enabled`,
-    /// `resources_unavailable`, `invalid_task`, `invalid_options`, `solver_unavailable`, `solver_failed`.
-    pub fn kind(&self) -> &'static str {
+    /// What kind of error this is, for callers that branch on it (a CLI's exit code) and
+    /// for machine-readable output ([`OptimizeErrorKind::as_str`]).
+    pub fn kind(&self) -> OptimizeErrorKind {
         match self {
-            OptimizeError::EmptyDag => "empty_dag",
-            OptimizeError::NoCloudEnabled { .. } => "no_cloud_enabled",
-            OptimizeError::ResourcesUnavailable { .. } => "resources_unavailable",
-            OptimizeError::InvalidTask { .. } => "invalid_task",
-            OptimizeError::InvalidOptions { .. } => "invalid_options",
-            OptimizeError::SolverUnavailable { .. } => "solver_unavailable",
-            OptimizeError::SolverFailed { .. } => "solver_failed",
+            OptimizeError::EmptyDag => OptimizeErrorKind::EmptyDag,
+            OptimizeError::NoCloudEnabled { .. } => OptimizeErrorKind::NoCloudEnabled,
+            OptimizeError::ResourcesUnavailable { .. } => OptimizeErrorKind::ResourcesUnavailable,
+            OptimizeError::InvalidTask { .. } => OptimizeErrorKind::InvalidTask,
+            OptimizeError::InvalidOptions { .. } => OptimizeErrorKind::InvalidOptions,
+            OptimizeError::SolverUnavailable { .. } => OptimizeErrorKind::SolverUnavailable,
+            OptimizeError::SolverFailed { .. } => OptimizeErrorKind::SolverFailed,
         }
+    }
+}
+
+/// The kind of an [`OptimizeError`], without its details: one variant per variant of the
+/// error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum OptimizeErrorKind {
+    /// [`OptimizeError::EmptyDag`].
+    EmptyDag,
+    /// [`OptimizeError::NoCloudEnabled`].
+    NoCloudEnabled,
+    /// [`OptimizeError::ResourcesUnavailable`].
+    ResourcesUnavailable,
+    /// [`OptimizeError::InvalidTask`].
+    InvalidTask,
+    /// [`OptimizeError::InvalidOptions`].
+    InvalidOptions,
+    /// [`OptimizeError::SolverUnavailable`].
+    SolverUnavailable,
+    /// [`OptimizeError::SolverFailed`].
+    SolverFailed,
+}
+
+impl OptimizeErrorKind {
+    /// A stable snake_case name of the kind: `empty_dag`, `no_cloud_enabled`,
+    /// `resources_unavailable`, `invalid_task`, `invalid_options`, `solver_unavailable`,
+    /// `solver_failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OptimizeErrorKind::EmptyDag => "empty_dag",
+            OptimizeErrorKind::NoCloudEnabled => "no_cloud_enabled",
+            OptimizeErrorKind::ResourcesUnavailable => "resources_unavailable",
+            OptimizeErrorKind::InvalidTask => "invalid_task",
+            OptimizeErrorKind::InvalidOptions => "invalid_options",
+            OptimizeErrorKind::SolverUnavailable => "solver_unavailable",
+            OptimizeErrorKind::SolverFailed => "solver_failed",
+        }
+    }
+}
+
+impl std::fmt::Display for OptimizeErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }

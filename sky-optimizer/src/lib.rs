@@ -113,7 +113,7 @@ use sky_core::{CloudId, Dag};
 
 pub use block::{Block, BlockList};
 pub use egress::cloud_of_uri;
-pub use error::OptimizeError;
+pub use error::{OptimizeError, OptimizeErrorKind};
 pub use options::{EgressModel, Objective, Options, Solver};
 pub use plan::{Considered, ConsideredRow, EgressLeg, Plan, TaskPlacement};
 
@@ -338,18 +338,17 @@ pub fn optimize(
         ),
     };
 
-    Ok(make_plan(
+    let model = Model {
         dag,
-        &names,
+        names: &names,
         objective,
-        solver,
-        &problem,
-        &assign,
-        &launchables,
-        &per_task,
-        &enumerator,
-        &out_gb,
-    ))
+        problem: &problem,
+        launchables: &launchables,
+        per_task: &per_task,
+        enumerator: &enumerator,
+        out_gb: &out_gb,
+    };
+    Ok(model.plan(solver, &assign))
 }
 
 /// Dominance pruning for the inter-region model. Moving task `t` from region `r` of a cloud
@@ -415,151 +414,166 @@ fn prune_regions(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn make_plan(
-    dag: &Dag,
-    names: &[String],
+/// What [`optimize`] built for the solver: the DAG, each task's candidates (all of them, and
+/// the pruned ones the solver chose among) and the problem over them. A [`Plan`] is read
+/// from it once the solver has picked one candidate per task.
+struct Model<'a> {
+    dag: &'a Dag,
+    names: &'a [String],
     objective: Objective,
-    solver: &str,
-    problem: &Problem,
-    assign: &[usize],
-    launchables: &[Vec<Launchable>],
-    per_task: &[candidates::TaskCandidates],
-    enumerator: &Enumerator<'_>,
-    out_gb: &[f64],
-) -> Plan {
-    let score = problem.evaluate(assign);
-    let finish = problem.finish_times(assign);
-    let chosen: Vec<&Launchable> = assign
-        .iter()
-        .enumerate()
-        .map(|(t, &j)| &launchables[t][j])
-        .collect();
+    problem: &'a Problem,
+    launchables: &'a [Vec<Launchable>],
+    per_task: &'a [candidates::TaskCandidates],
+    enumerator: &'a Enumerator<'a>,
+    out_gb: &'a [f64],
+}
 
-    let placements = chosen
-        .iter()
-        .enumerate()
-        .map(|(t, l)| {
-            let task = &dag.tasks()[t];
-            let o = &l.offering;
-            TaskPlacement {
-                task: names[t].clone(),
-                task_index: t,
-                resources_index: l.resources_index,
-                cloud: o.cloud.clone(),
-                region: o.region.clone(),
-                zone: o.zone.clone(),
-                zones: enumerator.zones(task, l),
-                instance_type: o.instance_type.clone(),
-                accelerators: o.accelerator.clone(),
-                vcpus: o.vcpus,
-                memory_gib: o.memory_gib,
-                use_spot: o.spot,
-                num_nodes: task.num_nodes,
-                hourly_price: tidy(o.hourly_price),
-                accelerator_hourly_price: tidy(o.accelerator_hourly_price),
-                cost: tidy(problem.cands[t][assign[t]].cost),
-                runtime_s: tidy(problem.runtime[t]),
-                start_s: tidy(finish[t] - problem.runtime[t]),
-                finish_s: tidy(finish[t]),
+impl Model<'_> {
+    /// The plan for `assign` (task `t` runs on `launchables[t][assign[t]]`), found by `solver`.
+    fn plan(&self, solver: &str, assign: &[usize]) -> Plan {
+        let Model {
+            dag,
+            names,
+            objective,
+            problem,
+            launchables,
+            per_task,
+            enumerator,
+            out_gb,
+        } = *self;
+        let score = problem.evaluate(assign);
+        let finish = problem.finish_times(assign);
+        let chosen: Vec<&Launchable> = assign
+            .iter()
+            .enumerate()
+            .map(|(t, &j)| &launchables[t][j])
+            .collect();
+
+        let placements = chosen
+            .iter()
+            .enumerate()
+            .map(|(t, l)| {
+                let task = &dag.tasks()[t];
+                let o = &l.offering;
+                TaskPlacement {
+                    task: names[t].clone(),
+                    task_index: t,
+                    resources_index: l.resources_index,
+                    cloud: o.cloud.clone(),
+                    region: o.region.clone(),
+                    zone: o.zone.clone(),
+                    zones: enumerator.zones(task, l),
+                    instance_type: o.instance_type.clone(),
+                    accelerators: o.accelerator.clone(),
+                    vcpus: o.vcpus,
+                    memory_gib: o.memory_gib,
+                    use_spot: o.spot,
+                    num_nodes: task.num_nodes,
+                    hourly_price: tidy(o.hourly_price),
+                    accelerator_hourly_price: tidy(o.accelerator_hourly_price),
+                    cost: tidy(problem.cands[t][assign[t]].cost),
+                    runtime_s: tidy(problem.runtime[t]),
+                    start_s: tidy(finish[t] - problem.runtime[t]),
+                    finish_s: tidy(finish[t]),
+                }
+            })
+            .collect();
+
+        let mut egress = Vec::new();
+        for e in &problem.edges {
+            let gb = out_gb[e.from];
+            if gb <= 0.0 {
+                continue;
             }
-        })
-        .collect();
-
-    let mut egress = Vec::new();
-    for e in &problem.edges {
-        let gb = out_gb[e.from];
-        if gb <= 0.0 {
-            continue;
+            let (a, b) = (
+                &problem.cands[e.from][assign[e.from]],
+                &problem.cands[e.to][assign[e.to]],
+            );
+            let (time_s, cost) = problem.pair(e, a, b);
+            egress.push(EgressLeg {
+                from: names[e.from].clone(),
+                to: names[e.to].clone(),
+                from_cloud: Some(chosen[e.from].offering.cloud.clone()),
+                to_cloud: chosen[e.to].offering.cloud.clone(),
+                gb: tidy(gb),
+                cost: tidy(cost),
+                time_s: tidy(time_s),
+            });
         }
-        let (a, b) = (
-            &problem.cands[e.from][assign[e.from]],
-            &problem.cands[e.to][assign[e.to]],
-        );
-        let (time_s, cost) = problem.pair(e, a, b);
-        egress.push(EgressLeg {
-            from: names[e.from].clone(),
-            to: names[e.to].clone(),
-            from_cloud: Some(chosen[e.from].offering.cloud.clone()),
-            to_cloud: chosen[e.to].offering.cloud.clone(),
-            gb: tidy(gb),
-            cost: tidy(cost),
-            time_s: tidy(time_s),
-        });
-    }
-    for (t, task) in dag.tasks().iter().enumerate() {
-        let Some(input) = &task.inputs else { continue };
-        if !problem.in_edges[t].is_empty() || input.size_gb <= 0.0 {
-            continue;
+        for (t, task) in dag.tasks().iter().enumerate() {
+            let Some(input) = &task.inputs else { continue };
+            if !problem.in_edges[t].is_empty() || input.size_gb <= 0.0 {
+                continue;
+            }
+            let c = &problem.cands[t][assign[t]];
+            egress.push(EgressLeg {
+                from: input.uri.clone(),
+                to: names[t].clone(),
+                from_cloud: cloud_of_uri(&input.uri),
+                to_cloud: chosen[t].offering.cloud.clone(),
+                gb: tidy(input.size_gb),
+                cost: tidy(c.in_cost),
+                time_s: tidy(c.in_time),
+            });
         }
-        let c = &problem.cands[t][assign[t]];
-        egress.push(EgressLeg {
-            from: input.uri.clone(),
-            to: names[t].clone(),
-            from_cloud: cloud_of_uri(&input.uri),
-            to_cloud: chosen[t].offering.cloud.clone(),
-            gb: tidy(input.size_gb),
-            cost: tidy(c.in_cost),
-            time_s: tidy(c.in_time),
-        });
-    }
 
-    let considered = per_task
-        .iter()
-        .enumerate()
-        .map(|(t, c)| {
-            let task = &dag.tasks()[t];
-            let scale = problem.runtime[t] / 3600.0 * f64::from(task.num_nodes);
-            let pick = chosen[t];
-            let group = |l: &Launchable| {
-                (
-                    l.offering.cloud.clone(),
-                    acc_key(&l.offering),
-                    l.offering.spot,
-                )
-            };
-            let mut rows: Vec<(Launchable, bool)> = c
-                .groups()
-                .into_iter()
-                .filter(|l| group(l) != group(pick))
-                .map(|l| (l, false))
-                .collect();
-            rows.push((pick.clone(), true));
-            rows.sort_by(|a, b| cmp_launchables(&a.0, &b.0));
-            Considered {
-                task: names[t].clone(),
-                num_nodes: task.num_nodes,
-                rows: rows
+        let considered = per_task
+            .iter()
+            .enumerate()
+            .map(|(t, c)| {
+                let task = &dag.tasks()[t];
+                let scale = problem.runtime[t] / 3600.0 * f64::from(task.num_nodes);
+                let pick = chosen[t];
+                let group = |l: &Launchable| {
+                    (
+                        l.offering.cloud.clone(),
+                        acc_key(&l.offering),
+                        l.offering.spot,
+                    )
+                };
+                let mut rows: Vec<(Launchable, bool)> = c
+                    .groups()
                     .into_iter()
-                    .map(|(l, chosen)| {
-                        let o = l.offering;
-                        ConsideredRow {
-                            cost: tidy(o.hourly_price * scale),
-                            hourly_price: tidy(o.hourly_price),
-                            cloud: o.cloud,
-                            instance_type: o.instance_type,
-                            vcpus: o.vcpus,
-                            memory_gib: o.memory_gib,
-                            accelerators: o.accelerator,
-                            region: o.region,
-                            zone: o.zone,
-                            use_spot: o.spot,
-                            chosen,
-                        }
-                    })
-                    .collect(),
-            }
-        })
-        .collect();
+                    .filter(|l| group(l) != group(pick))
+                    .map(|l| (l, false))
+                    .collect();
+                rows.push((pick.clone(), true));
+                rows.sort_by(|a, b| cmp_launchables(&a.0, &b.0));
+                Considered {
+                    task: names[t].clone(),
+                    num_nodes: task.num_nodes,
+                    rows: rows
+                        .into_iter()
+                        .map(|(l, chosen)| {
+                            let o = l.offering;
+                            ConsideredRow {
+                                cost: tidy(o.hourly_price * scale),
+                                hourly_price: tidy(o.hourly_price),
+                                cloud: o.cloud,
+                                instance_type: o.instance_type,
+                                vcpus: o.vcpus,
+                                memory_gib: o.memory_gib,
+                                accelerators: o.accelerator,
+                                region: o.region,
+                                zone: o.zone,
+                                use_spot: o.spot,
+                                chosen,
+                            }
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
 
-    Plan {
-        objective,
-        solver: solver.to_string(),
-        total_cost: tidy(score.cost),
-        total_time_s: tidy(score.time),
-        placements,
-        egress,
-        considered,
+        Plan {
+            objective,
+            solver: solver.to_string(),
+            total_cost: tidy(score.cost),
+            total_time_s: tidy(score.time),
+            placements,
+            egress,
+            considered,
+        }
     }
 }
 

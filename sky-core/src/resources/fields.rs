@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use super::builder::DEFAULT_IDLE_MINUTES;
 use super::parse::{normalize_ports, parse_disk_size_gb, parse_idle_minutes};
 use super::{Autostop, CpuSpec, ImageId, JobRecovery, MemorySpec, PortRange};
-use crate::task::access::{
+use crate::yaml::access::{
     boolean, entries, int_in, invalid, json, near, number, opt_name, opt_string, string, type_error,
 };
-use crate::task::error::{FieldPath, TaskError};
-use crate::task::node::{Node, Value};
+use crate::yaml::error::{FieldPath, TaskError};
+use crate::yaml::node::{Node, Value};
 
 const ACCELERATOR_ARGS: [&str; 4] = [
     "runtime_version",

@@ -2,7 +2,7 @@
 
 use super::parse::normalize_ports;
 use super::{AcceleratorSpec, Autostop, ImageId, JobRecovery, ResourceSet, Resources, Selection};
-use crate::task::emit::Out;
+use crate::yaml::emit::Out;
 
 fn accelerator_out(spec: &AcceleratorSpec) -> Out {
     Out::Str(spec.to_string())

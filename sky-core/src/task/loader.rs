@@ -1,19 +1,19 @@
 //! [`TaskLoader`]: reads tasks and DAGs, optionally checking names against catalogs.
 
-use super::access::near;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use super::Task;
-use super::access::{entries, opt_name};
-use super::error::{FieldPath, TaskError, TaskErrorKind};
-use super::node::{Node, Value};
-use super::validate::LoadCtx;
-use super::yaml::{doc_keys, edge_pairs, parse_documents, task_from_node, utf8};
+use super::read::{doc_keys, edge_pairs, task_from_node};
 use crate::catalog::Catalogs;
 use crate::cloud::CloudId;
 use crate::dag::{Dag, DagError};
+use crate::resources::names::LoadCtx;
+use crate::yaml::access::{entries, near, opt_name};
+use crate::yaml::error::{FieldPath, TaskError, TaskErrorKind};
+use crate::yaml::node::{Node, Value};
+use crate::yaml::read::{parse_documents, utf8};
 
 /// Loads task YAML, with options: catalogs to check accelerator, region and zone names
 /// against (canonicalising accelerator names, e.g. `v100` → `V100`), and clouds of your own

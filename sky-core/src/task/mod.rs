@@ -213,17 +213,13 @@ use crate::catalog::Catalogs;
 use crate::dag::Dag;
 use crate::resources::ResourceSet;
 
-pub(crate) mod access;
 mod builder;
-pub(crate) mod emit;
-pub(crate) mod error;
 mod loader;
-pub(crate) mod node;
-mod ser;
-pub(crate) mod validate;
-pub(crate) mod yaml;
+mod read;
+mod validate;
+mod write;
 
-pub use error::{TaskError, TaskErrorKind};
+pub use crate::yaml::error::{TaskError, TaskErrorKind};
 pub use loader::TaskLoader;
 
 /// A secret value. Its `Debug` and `Display` print `<redacted>`; read it with
@@ -401,13 +397,13 @@ impl Task {
     /// (safe to log or show). [`Task::from_yaml_str`] reads it back to an equal task, except
     /// for the secrets.
     pub fn to_yaml_string(&self) -> Result<String, TaskError> {
-        ser::task_to_yaml(self, ser::Secrets::Redact)
+        write::task_to_yaml(self, write::Secrets::Redact)
     }
 
     /// The task as normalised SkyPilot YAML, secrets included: `from_yaml_str` of this is
     /// equal to `self`.
     pub fn to_yaml_string_with_secrets(&self) -> Result<String, TaskError> {
-        ser::task_to_yaml(self, ser::Secrets::Keep)
+        write::task_to_yaml(self, write::Secrets::Keep)
     }
 
     /// Checks names against the catalogs: accelerator names (case-insensitively), regions
@@ -448,13 +444,13 @@ impl Dag {
     /// (after a `name`-only header when needed for the DAG name); any other DAG gets an
     /// `edges` header, which needs every task named uniquely.
     pub fn to_yaml_string(&self) -> Result<String, TaskError> {
-        ser::dag_to_yaml(self, ser::Secrets::Redact)
+        write::dag_to_yaml(self, write::Secrets::Redact)
     }
 
     /// [`Dag::to_yaml_string`] with secret values: [`Dag::from_yaml_str`] of it is equal to
     /// `self`.
     pub fn to_yaml_string_with_secrets(&self) -> Result<String, TaskError> {
-        ser::dag_to_yaml(self, ser::Secrets::Keep)
+        write::dag_to_yaml(self, write::Secrets::Keep)
     }
 
     /// [`Task::validate`] for every task; errors name the task.

@@ -41,8 +41,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::state::ClusterRecord;
 
+mod cancel;
+mod nodes;
 mod run;
+mod secrets;
 mod store;
+mod watch;
 
 /// A job's status, as SkyPilot's job queue shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -172,10 +176,8 @@ pub(crate) struct JobPayload {
 }
 
 /// What [`Broker::launch`](crate::Broker::launch) returns: the cluster and the job it
-/// submitted.
-///
-/// Dereferences to the [`ClusterRecord`], so `launched.name`, `launched.nodes` etc. read the
-/// cluster.
+/// submitted. The cluster's name, nodes and placement are read through
+/// [`cluster`](Launched::cluster) (`launched.cluster.name`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Launched {
     /// The cluster, as recorded after provisioning.
@@ -184,16 +186,8 @@ pub struct Launched {
     pub job_id: Option<u64>,
 }
 
-impl std::ops::Deref for Launched {
-    type Target = ClusterRecord;
-
-    fn deref(&self) -> &ClusterRecord {
-        &self.cluster
-    }
-}
-
 pub use run::LOST_GRACE_SECONDS;
-pub(crate) use run::SecretCache;
+pub(crate) use secrets::SecretCache;
 
 #[cfg(test)]
 mod tests {

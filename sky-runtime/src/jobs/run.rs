@@ -1,18 +1,13 @@
-//! The broker's job operations: launch, exec, poll, wait, cancel, logs.
+//! The broker's job operations that move jobs along: launch, exec, and the queue's
+//! advance (poll) from submission to a terminal status.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::SystemTime;
 
 use sky_core::Task;
-use sky_core::provision::ClusterRef;
-use sky_core::task::Secret;
 use sky_exec::gang::run_timestamp;
-use sky_exec::{
-    ClusterMeta, ExecError, GangJob, GangNode, GangState, JobSpec, LogFollower, LogLine, Phase,
-    Redactor,
-};
+use sky_exec::{ClusterMeta, ExecError, GangJob, GangNode, GangState, JobSpec, Phase, Redactor};
 
 use super::store::{JobRow, NewJob, Transition};
 use super::{JobPayload, JobRecord, JobStatus, Launched};
@@ -24,28 +19,7 @@ use crate::state::{ClusterRecord, ClusterStatus, now_s};
 /// broker that claimed it died before starting it).
 pub const LOST_GRACE_SECONDS: i64 = 60;
 
-/// Where a queued job's secrets wait on the head node.
-const PENDING_DIR: &str = ".sky/pending";
-
 static TOKENS: AtomicU64 = AtomicU64::new(0);
-
-/// Secrets of jobs this broker submitted, by (cluster incarnation, job id).
-pub(crate) type SecretCache = BTreeMap<(String, u64), BTreeMap<String, Secret>>;
-
-fn hex(s: &str) -> String {
-    s.bytes().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<String> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    let bytes: Option<Vec<u8>> = (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect();
-    String::from_utf8(bytes?).ok()
-}
 
 fn first_phase(row: &JobRow) -> Phase {
     if row.payload.setup.is_some() {
@@ -63,118 +37,6 @@ fn failed_status(phase: Phase) -> JobStatus {
 }
 
 impl Broker {
-    fn exec_err(&self, cluster: &str, source: ExecError) -> BrokerError {
-        BrokerError::Exec {
-            cluster: cluster.to_string(),
-            source,
-        }
-    }
-
-    /// The recorded cluster, which must be `UP`.
-    fn up_cluster(&self, name: &str) -> Result<ClusterRecord, BrokerError> {
-        let rec = self.cluster(name)?;
-        if rec.status != ClusterStatus::Up {
-            return Err(BrokerError::InvalidState {
-                name: name.into(),
-                status: rec.status,
-                message: "jobs run on UP clusters only; `start` it or launch again".into(),
-            });
-        }
-        Ok(rec)
-    }
-
-    /// Runners for every node of cluster `name`, by rank (connections are cached).
-    pub async fn nodes(&self, name: &str) -> Result<Vec<GangNode>, BrokerError> {
-        let rec = self.cluster(name)?;
-        self.nodes_of(&rec).await
-    }
-
-    pub(crate) async fn nodes_of(&self, rec: &ClusterRecord) -> Result<Vec<GangNode>, BrokerError> {
-        if let Some(n) = self
-            .nodes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&rec.cluster_hash)
-        {
-            return Ok(n.clone());
-        }
-        let launched = rec
-            .launched
-            .as_ref()
-            .ok_or_else(|| BrokerError::InvalidState {
-                name: rec.name.clone(),
-                status: rec.status,
-                message: "it was never placed".into(),
-            })?;
-        let entry = self.clouds.get(&launched.cloud).ok_or_else(|| {
-            BrokerError::Config(format!(
-                "cloud {} is not enabled in this broker",
-                launched.cloud
-            ))
-        })?;
-        let cluster = ClusterRef {
-            name: rec.cluster_hash.clone(),
-            region: launched.region.clone(),
-            zone: launched.zone.clone(),
-        };
-        let info = entry
-            .provisioner
-            .cluster_info(&cluster)
-            .await
-            .map_err(|error| BrokerError::Provider {
-                cluster: rec.name.clone(),
-                error,
-            })?;
-        let connector = entry.connector.clone().ok_or_else(|| {
-            BrokerError::Config(format!("cloud {} has no node connector", launched.cloud))
-        })?;
-        let nodes = connector
-            .runners(&info)
-            .await
-            .map_err(|e| self.exec_err(&rec.name, e))?;
-        if nodes.is_empty() {
-            return Err(BrokerError::InvalidState {
-                name: rec.name.clone(),
-                status: rec.status,
-                message: "it has no running node".into(),
-            });
-        }
-        self.nodes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(rec.cluster_hash.clone(), nodes.clone());
-        Ok(nodes)
-    }
-
-    /// Drops cached connections of a cluster incarnation (after a failure or teardown).
-    pub(crate) fn forget_nodes(&self, cluster_hash: &str) {
-        self.nodes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(cluster_hash);
-    }
-
-    fn meta(rec: &ClusterRecord) -> ClusterMeta {
-        let mut m = ClusterMeta::new(
-            rec.name.clone(),
-            rec.launched
-                .as_ref()
-                .map_or(sky_core::CloudId::Fake, |l| l.cloud.clone()),
-        );
-        if let Some(l) = &rec.launched {
-            m.region = Some(l.region.clone());
-            m.zone = l.zone.clone();
-            m.gpus_per_node = l.accelerator.as_ref().map_or(0, |a| {
-                if a.count.is_finite() && a.count > 0.0 {
-                    a.count.ceil().min(f64::from(u32::MAX)) as u32
-                } else {
-                    0
-                }
-            });
-        }
-        m
-    }
-
     /// Launches `task` on cluster `name`: provisions it (or reuses it when `UP`), syncs the
     /// workdir and local file mounts to every node, and submits the task as a job whose
     /// `setup` runs on its nodes before `run` (see [`crate::jobs`]). Returns once the job is
@@ -301,110 +163,8 @@ impl Broker {
         Ok(id)
     }
 
-    fn pending_path(token: &str) -> String {
-        format!("\"$HOME\"/{PENDING_DIR}/{token}.env")
-    }
-
-    async fn stash_secrets(
-        &self,
-        rec: &ClusterRecord,
-        token: &str,
-        secrets: &BTreeMap<String, Secret>,
-    ) -> Result<(), BrokerError> {
-        let nodes = self.nodes_of(rec).await?;
-        let body: String = secrets
-            .iter()
-            .map(|(k, v)| format!("{k}={}\n", hex(v.expose())))
-            .collect();
-        let path = Self::pending_path(token);
-        let script = format!(
-            "umask 077\nmkdir -p \"$HOME\"/{PENDING_DIR}\ncat > {path}.tmp <<'__SKY_SECRETS__'\n{body}__SKY_SECRETS__\nmv -f {path}.tmp {path}\n"
-        );
-        let out = nodes[0]
-            .runner
-            .exec(&script)
-            .await
-            .map_err(|e| self.exec_err(&rec.name, e))?;
-        if out.code != 0 {
-            return Err(self.exec_err(
-                &rec.name,
-                ExecError::CommandFailed {
-                    node: nodes[0].ip.clone(),
-                    what: "storing the job's secrets on the head node".into(),
-                    code: out.code,
-                    stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-                },
-            ));
-        }
-        Ok(())
-    }
-
-    /// The secrets of a job: from memory, or from the head node's file; `None` if lost.
-    async fn secrets_for(
-        &self,
-        row: &JobRow,
-        nodes: &[GangNode],
-    ) -> Result<Option<BTreeMap<String, Secret>>, ExecError> {
-        if row.payload.secret_names.is_empty() {
-            return Ok(Some(BTreeMap::new()));
-        }
-        let key = (row.record.cluster_hash.clone(), row.record.job_id);
-        if let Some(s) = self
-            .secrets
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-        {
-            return Ok(Some(s.clone()));
-        }
-        let Some(token) = &row.payload.secrets_token else {
-            return Ok(None);
-        };
-        let out = nodes[0]
-            .runner
-            .exec(&format!(
-                "cat {} 2>/dev/null || exit 3\n",
-                Self::pending_path(token)
-            ))
-            .await?;
-        if out.code != 0 {
-            return Ok(None);
-        }
-        let mut secrets = BTreeMap::new();
-        for line in out.stdout_text().lines() {
-            if let Some((k, v)) = line.split_once('=')
-                && let Some(v) = unhex(v.trim())
-            {
-                secrets.insert(k.to_string(), Secret::new(v));
-            }
-        }
-        let complete = row
-            .payload
-            .secret_names
-            .iter()
-            .all(|n| secrets.contains_key(n));
-        Ok(complete.then_some(secrets))
-    }
-
-    /// Forgets a job's secrets once they are no longer needed (its run started, or it ended).
-    async fn drop_secrets(&self, row: &JobRow, nodes: &[GangNode]) {
-        self.secrets
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&(row.record.cluster_hash.clone(), row.record.job_id));
-        if let Some(token) = &row.payload.secrets_token
-            && let Some(head) = nodes.first()
-            && let Err(e) = head
-                .runner
-                .exec(&format!("rm -f {}\n", Self::pending_path(token)))
-                .await
-        {
-            tracing::warn!(job = row.record.job_id, error = %e, "cannot remove a job's secrets file");
-        }
-    }
-
     /// The gang of a claimed job: job rank `i` on cluster node `node_ranks[i]`.
-    fn gang_for(row: &JobRow, nodes: &[GangNode]) -> Result<GangJob, ExecError> {
+    pub(super) fn gang_for(row: &JobRow, nodes: &[GangNode]) -> Result<GangJob, ExecError> {
         let members = row
             .record
             .node_ranks
@@ -427,7 +187,7 @@ impl Broker {
         GangJob::new(row.record.job_id, members)
     }
 
-    fn finish(
+    pub(super) fn finish(
         &self,
         row: &JobRow,
         from: &[JobStatus],
@@ -474,7 +234,7 @@ impl Broker {
         Ok(self.state.jobs(&hash)?)
     }
 
-    async fn advance_all(
+    pub(super) async fn advance_all(
         &self,
         rec: &ClusterRecord,
         nodes: &[GangNode],
@@ -495,7 +255,7 @@ impl Broker {
         Ok(())
     }
 
-    async fn advance(
+    pub(super) async fn advance(
         &self,
         rec: &ClusterRecord,
         nodes: &[GangNode],
@@ -582,7 +342,7 @@ impl Broker {
     }
 
     /// Starts `phase` of a claimed job (already recorded as `SETTING_UP`/`RUNNING`).
-    async fn start_phase(
+    pub(super) async fn start_phase(
         &self,
         rec: &ClusterRecord,
         nodes: &[GangNode],
@@ -675,240 +435,5 @@ impl Broker {
             }
         }
         Ok(())
-    }
-
-    /// The recorded jobs of cluster `name`, by id (no node is contacted; see
-    /// [`Broker::queue`]).
-    pub fn jobs(&self, name: &str) -> Result<Vec<JobRecord>, BrokerError> {
-        let rec = self.cluster(name)?;
-        Ok(self.state.jobs(&rec.cluster_hash)?)
-    }
-
-    /// The job queue of cluster `name`, advanced first ([`Broker::poll_jobs`]) when the
-    /// cluster is `UP`.
-    pub async fn queue(&self, name: &str) -> Result<Vec<JobRecord>, BrokerError> {
-        self.poll_jobs(name).await
-    }
-
-    /// One recorded job.
-    pub fn job(&self, name: &str, job_id: u64) -> Result<JobRecord, BrokerError> {
-        let rec = self.cluster(name)?;
-        Ok(self.job_row(&rec, job_id)?.record)
-    }
-
-    fn job_row(&self, rec: &ClusterRecord, job_id: u64) -> Result<JobRow, BrokerError> {
-        self.state
-            .job_row(&rec.cluster_hash, job_id)?
-            .ok_or_else(|| BrokerError::JobNotFound {
-                cluster: rec.name.clone(),
-                job_id,
-            })
-    }
-
-    /// Advances the queue until job `job_id` has ended, at most `timeout` (bounded polling,
-    /// 50 ms growing to 500 ms).
-    pub async fn wait_job(
-        &self,
-        name: &str,
-        job_id: u64,
-        timeout: Duration,
-    ) -> Result<JobRecord, BrokerError> {
-        let deadline = Instant::now() + timeout;
-        let mut interval = Duration::from_millis(50);
-        loop {
-            self.poll_jobs(name).await?;
-            let job = self.job(name, job_id)?;
-            if job.status.is_terminal() {
-                return Ok(job);
-            }
-            if Instant::now() >= deadline {
-                return Err(BrokerError::Timeout {
-                    what: format!("job {job_id} of cluster {name:?} (now {})", job.status),
-                    after: timeout,
-                });
-            }
-            tokio::time::sleep(interval.min(deadline.saturating_duration_since(Instant::now())))
-                .await;
-            interval = (interval * 2).min(Duration::from_millis(500));
-        }
-    }
-
-    /// Cancels jobs of cluster `name`: a pending job leaves the queue, a running one has its
-    /// process group killed on every node (SIGTERM, then SIGKILL after a grace period).
-    /// Each ends `CANCELLED` (jobs that already ended are left as they are). Returns the
-    /// jobs afterwards, then lets the queue advance.
-    pub async fn cancel(&self, name: &str, job_ids: &[u64]) -> Result<Vec<JobRecord>, BrokerError> {
-        let rec = self.cluster(name)?;
-        {
-            let _guard = self.sched.lock().await;
-            for &id in job_ids {
-                let row = self.job_row(&rec, id)?;
-                self.cancel_row(&rec, &row, "cancelled by the user").await?;
-            }
-        }
-        if rec.status == ClusterStatus::Up {
-            self.poll_jobs(name).await?;
-        }
-        job_ids.iter().map(|&id| self.job(name, id)).collect()
-    }
-
-    async fn cancel_row(
-        &self,
-        rec: &ClusterRecord,
-        row: &JobRow,
-        why: &str,
-    ) -> Result<(), BrokerError> {
-        let status = row.record.status;
-        if status.is_terminal() {
-            return Ok(());
-        }
-        if !self.finish(
-            row,
-            &[status],
-            JobStatus::Cancelled,
-            None,
-            Some(why.to_string()),
-        )? {
-            // It moved meanwhile (e.g. from setup to run): look again.
-            let again = self.job_row(rec, row.record.job_id)?;
-            if again.record.status != status {
-                return Box::pin(self.cancel_row(rec, &again, why)).await;
-            }
-            return Ok(());
-        }
-        if status == JobStatus::Pending {
-            if row.payload.secrets_token.is_some() {
-                if let Ok(nodes) = self.nodes_of(rec).await {
-                    self.drop_secrets(row, &nodes).await;
-                }
-            } else {
-                self.drop_secrets(row, &[]).await;
-            }
-            return Ok(());
-        }
-        let nodes = self.nodes_of(rec).await?;
-        let gang = Self::gang_for(row, &nodes).map_err(|e| self.exec_err(&rec.name, e))?;
-        let mut code = None;
-        for phase in [Phase::Setup, Phase::Run] {
-            if phase == Phase::Setup && row.payload.setup.is_none() {
-                continue;
-            }
-            let after = gang
-                .cancel(phase)
-                .await
-                .map_err(|e| self.exec_err(&rec.name, e))?;
-            if let GangState::Failed { code: c, .. } = after.state {
-                code = Some(c);
-            }
-        }
-        if let Some(c) = code {
-            self.state
-                .set_job_exit_code(&rec.cluster_hash, row.record.job_id, c)?;
-        }
-        self.drop_secrets(row, &nodes).await;
-        Ok(())
-    }
-
-    /// Cancels every unfinished job of a cluster before it is stopped or torn down; node
-    /// errors are logged, not returned (the nodes are going away).
-    pub(crate) async fn cancel_all_for(&self, rec: &ClusterRecord, why: &str) {
-        let Ok(rows) = self.state.job_rows(&rec.cluster_hash) else {
-            return;
-        };
-        let _guard = self.sched.lock().await;
-        for row in rows.iter().filter(|r| !r.record.status.is_terminal()) {
-            if let Err(e) = self.cancel_row(rec, row, why).await {
-                tracing::warn!(cluster = %rec.name, job = row.record.job_id, error = %e, "cancelling a job before teardown");
-            }
-        }
-    }
-
-    /// Streams the logs of job `job_id` (the latest job when `None`) of cluster `name` to
-    /// `sink`: the setup's lines, then the run's, one line at a time, rank-prefixed when the
-    /// job has several nodes (`(head, rank=0, ip=...) `, `(worker1, rank=1, ip=...) `).
-    ///
-    /// Without `follow`, hands over what the logs hold now and returns. With `follow`, keeps
-    /// advancing the queue and reading until the job has ended (a pending job is waited
-    /// for). Returns the job as last seen.
-    pub async fn logs(
-        &self,
-        name: &str,
-        job_id: Option<u64>,
-        follow: bool,
-        sink: &mut (dyn FnMut(LogLine) + Send),
-    ) -> Result<JobRecord, BrokerError> {
-        let rec = self.cluster(name)?;
-        let job_id = match job_id {
-            Some(id) => id,
-            None => self
-                .state
-                .jobs(&rec.cluster_hash)?
-                .last()
-                .map(|j| j.job_id)
-                .ok_or_else(|| BrokerError::JobNotFound {
-                    cluster: name.to_string(),
-                    job_id: 0,
-                })?,
-        };
-        let mut followers: Option<(GangJob, Vec<LogFollower>)> = None;
-        let mut interval = Duration::from_millis(20);
-        loop {
-            if follow {
-                self.poll_jobs(name).await?;
-            }
-            // The status is read before the logs: once it says ended, the logs are complete.
-            let row = self.job_row(&rec, job_id)?;
-            if followers.is_none() && !row.record.node_ranks.is_empty() {
-                let nodes = self.nodes_of(&rec).await?;
-                let gang = Self::gang_for(&row, &nodes).map_err(|e| self.exec_err(name, e))?;
-                let mut fs = Vec::new();
-                if row.payload.setup.is_some() {
-                    fs.push(LogFollower::new(&gang, Phase::Setup));
-                }
-                if row.payload.run.is_some() {
-                    fs.push(LogFollower::new(&gang, Phase::Run));
-                }
-                followers = Some((gang, fs));
-            }
-            let done = row.record.status.is_terminal() || !follow;
-            let mut got_lines = false;
-            if let Some((gang, fs)) = &mut followers {
-                for f in fs.iter_mut() {
-                    for line in f.poll(gang).await.map_err(|e| self.exec_err(name, e))? {
-                        got_lines = true;
-                        sink(line);
-                    }
-                    if done {
-                        for line in f.flush() {
-                            sink(line);
-                        }
-                    }
-                }
-            }
-            if done {
-                return Ok(row.record);
-            }
-            // Output keeps the pace up; silence backs off to at most 500 ms between reads.
-            interval = if got_lines {
-                Duration::from_millis(20)
-            } else {
-                (interval * 2).min(Duration::from_millis(500))
-            };
-            tokio::time::sleep(interval).await;
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hex_round_trip() {
-        for s in ["", "a=b", "multi\nline 'quoted' \"x\" $HOME", "üñí"] {
-            assert_eq!(unhex(&hex(s)).as_deref(), Some(s));
-        }
-        assert_eq!(unhex("zz"), None);
-        assert_eq!(unhex("abc"), None);
     }
 }

@@ -1,7 +1,7 @@
 //! A YAML node tree that remembers where every node came from.
 //!
 //! The task loader first reads the text into [`Node`]s (through serde-saphyr, asking for
-//! `Spanned` values at every level), then converts the tree into a [`super::Task`] by hand, so
+//! `Spanned` values at every level), then converts the tree into a [`crate::task::Task`] by hand, so
 //! that every error can name the field path and the line of the offending node.
 
 use std::fmt;

@@ -2,14 +2,14 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::emit::{Out, to_yaml, to_yaml_multi};
-use super::error::{TaskError, TaskErrorKind};
-use super::node::PlainNode;
-use super::validate::LoadCtx;
-use super::yaml::task_from_node;
+use super::read::task_from_node;
 use super::{FileMount, Task, Workdir};
 use crate::dag::Dag;
+use crate::resources::names::LoadCtx;
 use crate::resources::write::resource_set_out;
+use crate::yaml::emit::{Out, to_yaml, to_yaml_multi};
+use crate::yaml::error::{TaskError, TaskErrorKind};
+use crate::yaml::node::PlainNode;
 
 /// What a redacted secret is written as.
 pub(crate) const REDACTED: &str = "<redacted>";

@@ -6,16 +6,16 @@ use super::fields::{
     ports,
 };
 use super::infra::{Infra, KUBERNETES};
+use super::names::{LoadCtx, NameError, RegionOrZone, cloud_display};
 use super::parse::fmt_num;
 use super::{AcceleratorSpec, ResourceSet, Resources, Selection};
 use crate::cloud::CloudId;
-use crate::task::access::{
+use crate::yaml::access::{
     Entry, boolean, entries, int_in, invalid, number, opt_name, opt_string, scalar_text, seq,
     string, type_error,
 };
-use crate::task::error::{FieldPath, TaskError, TaskErrorKind};
-use crate::task::node::{Node, Value};
-use crate::task::validate::{LoadCtx, NameError, RegionOrZone, cloud_display};
+use crate::yaml::error::{FieldPath, TaskError, TaskErrorKind};
+use crate::yaml::node::{Node, Value};
 
 /// SkyPilot's `MIN_PRIORITY` / `MAX_PRIORITY`.
 const PRIORITY_RANGE: (i128, i128) = (-1000, 1000);

@@ -170,13 +170,6 @@ pub(crate) fn seq<'n>(
     }
 }
 
-/// Whether `s` is a valid environment variable name (`^[a-zA-Z_][a-zA-Z0-9_]*$`).
-pub(crate) fn is_env_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
 /// A did-you-mean for a name ([`suggest::did_you_mean`]).
 pub(crate) fn near<'a, I>(input: &str, candidates: I) -> Option<String>
 where

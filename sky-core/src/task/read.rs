@@ -1,20 +1,19 @@
 //! Reading task YAML: text → [`Node`] documents → [`Task`].
 
-use super::access::near;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::access::{
-    Entry, boolean, entries, int_in, invalid, is_env_name, json, number, opt_name, opt_string,
+use super::{DataSpec, FileMount, Secret, StorageMount, Task, Workdir};
+use crate::resources::names::LoadCtx;
+use crate::resources::parse_duration_secs;
+use crate::resources::read::resource_set_from_node;
+use crate::yaml::access::{
+    Entry, boolean, entries, int_in, invalid, json, near, number, opt_name, opt_string,
     scalar_text, seq, string, type_error,
 };
-use super::error::{FieldPath, TaskError, TaskErrorKind};
-use super::node::{Loc, Node, Value};
-use super::validate::LoadCtx;
-use super::{DataSpec, FileMount, Secret, StorageMount, Task, Workdir};
-use crate::resources::parse_duration_secs;
-use crate::resources::yaml::resource_set_from_node;
+use crate::yaml::error::{FieldPath, TaskError, TaskErrorKind};
+use crate::yaml::node::{Node, Value};
 
 /// The top-level fields of a task document.
 pub(crate) const TASK_FIELDS: [&str; 18] = [
@@ -68,64 +67,11 @@ const STORES: [&str; 10] = [
 ];
 const MOUNT_MODES: [&str; 3] = ["MOUNT", "COPY", "MOUNT_CACHED"];
 
-/// How deeply mappings and lists may nest. Each level costs tens of KB of stack in an
-/// unoptimised build, so the limit keeps hostile input far from a stack overflow on a 2 MB
-/// thread; real task YAML (even Kubernetes `pod_config` overrides) nests far less.
-pub(crate) const MAX_DEPTH: usize = 32;
-
-/// Parser options: YAML 1.2 booleans (the loader accepts `yes`/`no` where a boolean is
-/// expected), duplicate keys passed through so the loader reports them with their path, and
-/// the default budget with [`MAX_DEPTH`] and a tighter cap on alias expansion.
-fn options() -> serde_saphyr::Options {
-    let mut o = serde_saphyr::Options::default();
-    let mut budget = serde_saphyr::Budget::default();
-    budget.max_depth = MAX_DEPTH;
-    o.budget = Some(budget);
-    // Anchors and aliases are rare in task YAML; cap their expansion well below the
-    // library default so that alias bombs fail fast.
-    o.alias_limits.max_total_replayed_events = 20_000;
-    o.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::PassThrough;
-    o.strict_booleans = true;
-    o.with_snippet = false;
-    o
-}
-
-/// Reads the YAML documents of `text` (empty documents are skipped).
-pub(crate) fn parse_documents(text: &str) -> Result<Vec<Node>, TaskError> {
-    serde_saphyr::from_multiple_with_options::<Node>(text, options()).map_err(syntax_error)
-}
-
-fn syntax_error(e: serde_saphyr::Error) -> TaskError {
-    let loc = e.location().map_or(Loc::default(), |l| Loc {
-        line: l.line(),
-        column: l.column(),
-    });
-    let mut message = e.without_snippet().to_string();
-    // The parser appends the position itself; the error shows it once, in front.
-    if loc.is_known() {
-        for suffix in [
-            format!(" at line {}, column {}", loc.line, loc.column),
-            format!("error: line {} column {}: ", loc.line, loc.column),
-        ] {
-            message = message.replace(&suffix, "");
-        }
-    }
-    if message.contains("budget breached: Depth") {
-        message = format!("mappings and lists nest deeper than {MAX_DEPTH} levels");
-    }
-    TaskError::new(TaskErrorKind::Syntax {
-        message: message.trim().to_owned(),
-    })
-    .with_loc(loc)
-}
-
-/// Reads UTF-8 bytes.
-pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, TaskError> {
-    std::str::from_utf8(bytes).map_err(|e| {
-        TaskError::new(TaskErrorKind::NotUtf8 {
-            message: e.to_string(),
-        })
-    })
+/// Whether `s` is a valid environment variable name (`^[a-zA-Z_][a-zA-Z0-9_]*$`).
+fn is_env_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// `${VAR}` / `$VAR` substitution as SkyPilot's `_fill_in_env_vars`: names defined in `envs`

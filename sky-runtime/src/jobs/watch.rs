@@ -1,0 +1,144 @@
+//! Reading jobs: their records, waiting for one to end, and following its logs.
+
+use std::time::{Duration, Instant};
+
+use sky_exec::{GangJob, LogFollower, LogLine, Phase};
+
+use super::JobRecord;
+use super::store::JobRow;
+use crate::broker::Broker;
+use crate::error::BrokerError;
+use crate::state::ClusterRecord;
+
+impl Broker {
+    /// The recorded jobs of cluster `name`, by id (no node is contacted; see
+    /// [`Broker::queue`]).
+    pub fn jobs(&self, name: &str) -> Result<Vec<JobRecord>, BrokerError> {
+        let rec = self.cluster(name)?;
+        Ok(self.state.jobs(&rec.cluster_hash)?)
+    }
+
+    /// The job queue of cluster `name`, advanced first ([`Broker::poll_jobs`]) when the
+    /// cluster is `UP`.
+    pub async fn queue(&self, name: &str) -> Result<Vec<JobRecord>, BrokerError> {
+        self.poll_jobs(name).await
+    }
+
+    /// One recorded job.
+    pub fn job(&self, name: &str, job_id: u64) -> Result<JobRecord, BrokerError> {
+        let rec = self.cluster(name)?;
+        Ok(self.job_row(&rec, job_id)?.record)
+    }
+
+    pub(super) fn job_row(&self, rec: &ClusterRecord, job_id: u64) -> Result<JobRow, BrokerError> {
+        self.state
+            .job_row(&rec.cluster_hash, job_id)?
+            .ok_or_else(|| BrokerError::JobNotFound {
+                cluster: rec.name.clone(),
+                job_id,
+            })
+    }
+
+    /// Advances the queue until job `job_id` has ended, at most `timeout` (bounded polling,
+    /// 50 ms growing to 500 ms).
+    pub async fn wait_job(
+        &self,
+        name: &str,
+        job_id: u64,
+        timeout: Duration,
+    ) -> Result<JobRecord, BrokerError> {
+        let deadline = Instant::now() + timeout;
+        let mut interval = Duration::from_millis(50);
+        loop {
+            self.poll_jobs(name).await?;
+            let job = self.job(name, job_id)?;
+            if job.status.is_terminal() {
+                return Ok(job);
+            }
+            if Instant::now() >= deadline {
+                return Err(BrokerError::Timeout {
+                    what: format!("job {job_id} of cluster {name:?} (now {})", job.status),
+                    after: timeout,
+                });
+            }
+            tokio::time::sleep(interval.min(deadline.saturating_duration_since(Instant::now())))
+                .await;
+            interval = (interval * 2).min(Duration::from_millis(500));
+        }
+    }
+
+    /// Streams the logs of job `job_id` (the latest job when `None`) of cluster `name` to
+    /// `sink`: the setup's lines, then the run's, one line at a time, rank-prefixed when the
+    /// job has several nodes (`(head, rank=0, ip=...) `, `(worker1, rank=1, ip=...) `).
+    ///
+    /// Without `follow`, hands over what the logs hold now and returns. With `follow`, keeps
+    /// advancing the queue and reading until the job has ended (a pending job is waited
+    /// for). Returns the job as last seen.
+    pub async fn logs(
+        &self,
+        name: &str,
+        job_id: Option<u64>,
+        follow: bool,
+        sink: &mut (dyn FnMut(LogLine) + Send),
+    ) -> Result<JobRecord, BrokerError> {
+        let rec = self.cluster(name)?;
+        let job_id = match job_id {
+            Some(id) => id,
+            None => self
+                .state
+                .jobs(&rec.cluster_hash)?
+                .last()
+                .map(|j| j.job_id)
+                .ok_or_else(|| BrokerError::JobNotFound {
+                    cluster: name.to_string(),
+                    job_id: 0,
+                })?,
+        };
+        let mut followers: Option<(GangJob, Vec<LogFollower>)> = None;
+        let mut interval = Duration::from_millis(20);
+        loop {
+            if follow {
+                self.poll_jobs(name).await?;
+            }
+            // The status is read before the logs: once it says ended, the logs are complete.
+            let row = self.job_row(&rec, job_id)?;
+            if followers.is_none() && !row.record.node_ranks.is_empty() {
+                let nodes = self.nodes_of(&rec).await?;
+                let gang = Self::gang_for(&row, &nodes).map_err(|e| self.exec_err(name, e))?;
+                let mut fs = Vec::new();
+                if row.payload.setup.is_some() {
+                    fs.push(LogFollower::new(&gang, Phase::Setup));
+                }
+                if row.payload.run.is_some() {
+                    fs.push(LogFollower::new(&gang, Phase::Run));
+                }
+                followers = Some((gang, fs));
+            }
+            let done = row.record.status.is_terminal() || !follow;
+            let mut got_lines = false;
+            if let Some((gang, fs)) = &mut followers {
+                for f in fs.iter_mut() {
+                    for line in f.poll(gang).await.map_err(|e| self.exec_err(name, e))? {
+                        got_lines = true;
+                        sink(line);
+                    }
+                    if done {
+                        for line in f.flush() {
+                            sink(line);
+                        }
+                    }
+                }
+            }
+            if done {
+                return Ok(row.record);
+            }
+            // Output keeps the pace up; silence backs off to at most 500 ms between reads.
+            interval = if got_lines {
+                Duration::from_millis(20)
+            } else {
+                (interval * 2).min(Duration::from_millis(500))
+            };
+            tokio::time::sleep(interval).await;
+        }
+    }
+}
