@@ -20,7 +20,7 @@ use sky_cloud_ssh::{NodePools, SshPoolCloud};
 use sky_core::Task;
 use sky_exec::testing::NetnsHosts;
 use sky_exec::{KnownHostsPolicy, SshKeyPair};
-use sky_runtime::{Broker, JobStatus, ProvisionOptions};
+use sky_runtime::{Broker, JobStatus, LogsOptions, ProvisionOptions};
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -55,12 +55,18 @@ fn local_launch(c: &mut Criterion) {
                         .expect("launch");
                     let mut first = None;
                     broker
-                        .logs(&name, launched.job_id, true, &mut |l| {
-                            if first.is_none() {
-                                assert_eq!(l.text, "hi");
-                                first = Some(start.elapsed());
-                            }
-                        })
+                        .logs(
+                            &name,
+                            &LogsOptions::new()
+                                .job_or_latest(launched.job_id)
+                                .follow(true),
+                            &mut |l| {
+                                if first.is_none() {
+                                    assert_eq!(l.text, "hi");
+                                    first = Some(start.elapsed());
+                                }
+                            },
+                        )
                         .await
                         .expect("logs");
                     total += first.expect("one line of output");

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use sky::local::LocalCloud;
-use sky::{Broker, JobStatus, ProvisionOptions, Task};
+use sky::{Broker, JobStatus, LogsOptions, ProvisionOptions, Task};
 
 const TASK: &str = r#"
 name: quickstart
@@ -41,9 +41,11 @@ async fn quickstart(state: &Path) -> Result<JobStatus, Box<dyn std::error::Error
         launched.cluster.nodes.len()
     );
     let record = broker
-        .logs("quickstart", Some(job), true, &mut |line| {
-            println!("{line}")
-        })
+        .logs(
+            "quickstart",
+            &LogsOptions::new().job(job).follow(true),
+            &mut |line| println!("{line}"),
+        )
         .await?;
     println!("job {job}: {}", record.status);
     broker.down("quickstart").await?;

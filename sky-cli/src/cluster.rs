@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Args;
 use sky::runtime::lifecycle::CostRow;
 use sky::runtime::state::{AutostopSetting, ClusterRecord};
-use sky::{BrokerError, ProvisionOptions};
+use sky::{BrokerError, LogsOptions, ProvisionOptions};
 
 use crate::table::{num, render};
 use crate::{CmdResult, Failure, Global, load};
@@ -175,9 +175,13 @@ pub fn launch(g: &Global, a: &LaunchArgs, run: bool) -> CmdResult {
         return Ok(ExitCode::SUCCESS);
     }
     let record = rt
-        .block_on(broker.logs(&a.cluster, Some(job), true, &mut |l| {
-            println!("{}", l);
-        }))
+        .block_on(broker.logs(
+            &a.cluster,
+            &LogsOptions::new().job(job).follow(true),
+            &mut |l| {
+                println!("{}", l);
+            },
+        ))
         .map_err(broker_failure)?;
     eprintln!("Job {job} {}", record.status);
     Ok(crate::jobs::exit_for(record.status))

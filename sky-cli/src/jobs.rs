@@ -12,7 +12,7 @@ use clap::Args;
 
 use crate::load::runtime;
 use sky::runtime::jobs::{JobRecord, JobStatus};
-use sky::{Broker, Task};
+use sky::{Broker, LogsOptions, Task};
 
 /// Arguments of `sky exec NAME FILE.yaml`.
 #[derive(Args, Debug)]
@@ -120,7 +120,11 @@ pub fn exec(broker: &Broker, args: &ExecArgs, json: bool) -> Result<ExitCode, St
             return Ok(ExitCode::SUCCESS);
         }
         let job = broker
-            .logs(&args.cluster, Some(id), true, &mut |l| print_line(&l))
+            .logs(
+                &args.cluster,
+                &LogsOptions::new().job(id).follow(true),
+                &mut |l| print_line(&l),
+            )
             .await
             .map_err(|e| e.to_string())?;
         eprintln!("{}", summary(&job));
@@ -148,13 +152,19 @@ pub fn logs(broker: &Broker, args: &LogsArgs, json: bool) -> Result<ExitCode, St
     let job = runtime()?
         .block_on(async {
             broker
-                .logs(&args.cluster, args.job, args.follow, &mut |l| {
-                    if json {
-                        out(serde_json::json!({"rank": l.rank, "line": l.text}));
-                    } else {
-                        print_line(&l);
-                    }
-                })
+                .logs(
+                    &args.cluster,
+                    &LogsOptions::new()
+                        .job_or_latest(args.job)
+                        .follow(args.follow),
+                    &mut |l| {
+                        if json {
+                            out(serde_json::json!({"rank": l.rank, "line": l.text}));
+                        } else {
+                            print_line(&l);
+                        }
+                    },
+                )
                 .await
         })
         .map_err(|e| e.to_string())?;

@@ -26,7 +26,7 @@
 //! ```no_run
 //! use std::sync::Arc;
 //! use sky_cloud_local::LocalCloud;
-//! use sky_runtime::{Broker, ProvisionOptions};
+//! use sky_runtime::{Broker, LogsOptions, ProvisionOptions};
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let dir = std::env::temp_dir().join("sky-demo");
@@ -38,7 +38,7 @@
 //! let launched = broker.launch(&task, "demo", &ProvisionOptions::new()).await?;
 //! let job = launched.job_id.expect("the task has a run command");
 //! broker
-//!     .logs("demo", Some(job), true, &mut |line| println!("{line}"))
+//!     .logs("demo", &LogsOptions::new().job(job).follow(true), &mut |line| println!("{line}"))
 //!     .await?;
 //! broker.down("demo").await?;
 //! # Ok(()) }

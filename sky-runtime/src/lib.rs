@@ -21,5 +21,5 @@ pub mod state;
 pub use broker::{Broker, BrokerBuilder, ProvisionOptions};
 pub use connector::{DirConnector, NodeConnector, SshConnector};
 pub use error::BrokerError;
-pub use jobs::{JobRecord, JobStatus, Launched};
+pub use jobs::{JobRecord, JobStatus, Launched, LogsOptions};
 pub use sky_exec::{GangNode, LogLine};

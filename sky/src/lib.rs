@@ -43,7 +43,7 @@ pub use sky_runtime as runtime;
 /// The error of every [`Broker`] operation.
 pub use sky_runtime::BrokerError as Error;
 pub use sky_runtime::{Broker, BrokerBuilder, BrokerError, ProvisionOptions};
-pub use sky_runtime::{JobRecord, JobStatus, Launched, LogLine};
+pub use sky_runtime::{JobRecord, JobStatus, Launched, LogLine, LogsOptions};
 
 #[cfg(feature = "aws")]
 pub use sky_cloud_aws as aws;

@@ -188,6 +188,7 @@ pub struct Launched {
 
 pub use run::LOST_GRACE_SECONDS;
 pub(crate) use secrets::SecretCache;
+pub use watch::LogsOptions;
 
 #[cfg(test)]
 mod tests {

@@ -67,20 +67,21 @@ impl Broker {
         }
     }
 
-    /// Streams the logs of job `job_id` (the latest job when `None`) of cluster `name` to
-    /// `sink`: the setup's lines, then the run's, one line at a time, rank-prefixed when the
-    /// job has several nodes (`(head, rank=0, ip=...) `, `(worker1, rank=1, ip=...) `).
+    /// Streams the logs of a job of cluster `name` to `sink` (which job, and whether to follow,
+    /// are in `options`): the setup's lines, then the run's, one line at a time,
+    /// rank-prefixed when the job has several nodes (`(head, rank=0, ip=...) `,
+    /// `(worker1, rank=1, ip=...) `).
     ///
-    /// Without `follow`, hands over what the logs hold now and returns. With `follow`, keeps
-    /// advancing the queue and reading until the job has ended (a pending job is waited
-    /// for). Returns the job as last seen.
+    /// Without [`LogsOptions::follow`], hands over what the logs hold now and returns. With
+    /// it, keeps advancing the queue and reading until the job has ended (a pending job is
+    /// waited for). Returns the job as last seen.
     pub async fn logs(
         &self,
         name: &str,
-        job_id: Option<u64>,
-        follow: bool,
+        options: &LogsOptions,
         sink: &mut (dyn FnMut(LogLine) + Send),
     ) -> Result<JobRecord, BrokerError> {
+        let (job_id, follow) = (options.job_id, options.follow);
         let rec = self.cluster(name)?;
         let job_id = match job_id {
             Some(id) => id,
@@ -140,5 +141,48 @@ impl Broker {
             };
             tokio::time::sleep(interval).await;
         }
+    }
+}
+
+/// Which logs [`Broker::logs`] streams, and how.
+///
+/// ```
+/// use sky_runtime::jobs::LogsOptions;
+/// let latest_followed = LogsOptions::new().follow(true);
+/// let job_3_now = LogsOptions::new().job(3);
+/// assert_eq!(job_3_now.job_id, Some(3));
+/// assert!(latest_followed.follow && !job_3_now.follow);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LogsOptions {
+    /// The job (default: the cluster's latest).
+    pub job_id: Option<u64>,
+    /// Keep streaming until the job has ended (default: what the logs hold now).
+    pub follow: bool,
+}
+
+impl LogsOptions {
+    /// The latest job's logs as they are now.
+    pub fn new() -> Self {
+        LogsOptions::default()
+    }
+
+    /// The logs of job `job_id`.
+    pub fn job(mut self, job_id: u64) -> Self {
+        self.job_id = Some(job_id);
+        self
+    }
+
+    /// The logs of job `job_id`, or of the latest job when `None`.
+    pub fn job_or_latest(mut self, job_id: Option<u64>) -> Self {
+        self.job_id = job_id;
+        self
+    }
+
+    /// Whether to keep streaming until the job has ended.
+    pub fn follow(mut self, follow: bool) -> Self {
+        self.follow = follow;
+        self
     }
 }

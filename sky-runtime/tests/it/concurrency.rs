@@ -14,8 +14,10 @@ const CHILD_ENV: &str = "SKY_TEST_CONCURRENCY_CHILD_DIR";
 const OPENER_ENV: &str = "SKY_TEST_CONCURRENCY_OPENER";
 
 /// In the child process: provision on a fake whose nodes never come up, so the lease stays
-/// held until the parent kills us. A no-op in a normal test run.
+/// held until the parent kills us. Ignored (not a test of its own): the parent runs it with
+/// `--ignored`, and it is a no-op without the parent's environment.
 #[tokio::test]
+#[ignore = "a child process of a_second_process_is_refused_while_the_first_provisions"]
 async fn child_holds_the_lease() {
     let Some(dir) = std::env::var_os(CHILD_ENV) else {
         return;
@@ -38,6 +40,7 @@ async fn a_second_process_is_refused_while_the_first_provisions() {
         .args([
             "--exact",
             "concurrency::child_holds_the_lease",
+            "--ignored",
             "--nocapture",
             "--test-threads=1",
         ])
@@ -86,8 +89,10 @@ async fn a_second_process_is_refused_while_the_first_provisions() {
 }
 
 /// In a child process: at the agreed moment (`OPENER_ENV` = `<dir>|<unix ms>`), open the
-/// state store; the exit status says whether it opened. A no-op in a normal test run.
+/// state store; the exit status says whether it opened. Ignored (not a test of its own): the
+/// parent runs it with `--ignored`, and it is a no-op without the parent's environment.
 #[test]
+#[ignore = "a child process of processes_opening_a_new_state_dir_at_once_all_succeed"]
 fn child_opens_the_store() {
     let Some(spec) = std::env::var_os(OPENER_ENV) else {
         return;
@@ -119,6 +124,7 @@ fn processes_opening_a_new_state_dir_at_once_all_succeed() {
                     .args([
                         "--exact",
                         "concurrency::child_opens_the_store",
+                        "--ignored",
                         "--nocapture",
                     ])
                     .env(OPENER_ENV, format!("{}|{at}", dir.path().display()))

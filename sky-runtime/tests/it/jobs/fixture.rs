@@ -11,7 +11,7 @@ use sky_core::Task;
 use sky_core::fake::FakeCloud;
 use sky_exec::testing::{HarnessError, NetnsHosts};
 use sky_exec::{KnownHostsPolicy, LogLine, SshKeyPair};
-use sky_runtime::{Broker, JobRecord, ProvisionOptions};
+use sky_runtime::{Broker, JobRecord, LogsOptions, ProvisionOptions};
 
 /// The bound of every wait in these tests.
 pub const WAIT: Duration = Duration::from_secs(60);
@@ -128,7 +128,11 @@ pub async fn follow(b: &Broker, cluster: &str, job: u64) -> (JobRecord, Vec<LogL
     let mut lines = Vec::new();
     let rec = tokio::time::timeout(
         WAIT,
-        b.logs(cluster, Some(job), true, &mut |l| lines.push(l)),
+        b.logs(
+            cluster,
+            &LogsOptions::new().job(job).follow(true),
+            &mut |l| lines.push(l),
+        ),
     )
     .await
     .expect("logs --follow ended in time")
@@ -139,9 +143,11 @@ pub async fn follow(b: &Broker, cluster: &str, job: u64) -> (JobRecord, Vec<LogL
 /// The logs as they are now.
 pub async fn logs_now(b: &Broker, cluster: &str, job: u64) -> Vec<String> {
     let mut lines = Vec::new();
-    b.logs(cluster, Some(job), false, &mut |l| lines.push(l.text))
-        .await
-        .unwrap();
+    b.logs(cluster, &LogsOptions::new().job(job), &mut |l| {
+        lines.push(l.text)
+    })
+    .await
+    .unwrap();
     lines
 }
 
