@@ -61,6 +61,7 @@
 pub mod builder;
 pub mod catalog;
 pub mod error;
+mod image;
 pub mod provision;
 
 pub use builder::AwsBuilder;

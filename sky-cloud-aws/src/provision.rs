@@ -28,6 +28,7 @@ use sky_core::resources::PortRange;
 
 use crate::CLOUD;
 use crate::error::from_sdk;
+use crate::image::Image;
 
 /// Tag holding the cluster's name on every instance, volume and security group sky creates.
 pub const TAG_CLUSTER: &str = "sky-cluster";
@@ -40,13 +41,6 @@ pub const CANONICAL_OWNER: &str = "099720109477";
 
 /// The states `query_instances` reports (everything but `terminated`).
 const LIVE_STATES: [&str; 5] = ["pending", "running", "stopping", "stopped", "shutting-down"];
-
-/// The default image found for a region and architecture.
-#[derive(Clone, Debug)]
-struct Image {
-    id: String,
-    root_device: String,
-}
 
 /// The per-region resources `bootstrap` makes sure exist.
 #[derive(Clone, Debug)]
@@ -160,7 +154,7 @@ pub fn security_group_name(cluster: &str) -> String {
     format!("sky-sg-{cluster}")
 }
 
-fn filter(name: &str, values: impl IntoIterator<Item = impl Into<String>>) -> Filter {
+pub(crate) fn filter(name: &str, values: impl IntoIterator<Item = impl Into<String>>) -> Filter {
     let mut f = Filter::builder().name(name);
     for v in values {
         f = f.values(v);
@@ -186,7 +180,7 @@ pub struct AwsProvisioner {
     poll_interval: Duration,
     ssh_user: String,
     clients: Arc<Mutex<BTreeMap<String, Client>>>,
-    images: Arc<Mutex<BTreeMap<(String, &'static str), Image>>>,
+    pub(crate) images: Arc<Mutex<BTreeMap<(String, &'static str), Image>>>,
     /// The catalog given to the builder, its zone ids renamed to this account's zone names.
     pub(crate) catalog: Option<Arc<AwsCatalog>>,
 }
@@ -425,86 +419,6 @@ impl AwsProvisioner {
             subnets,
             key_name,
         })
-    }
-
-    /// The image to boot: the request's, or the newest Ubuntu 22.04 (else the newest
-    /// Ubuntu) that Canonical publishes in the region for the instance's architecture.
-    async fn image(&self, req: &LaunchRequest) -> Result<Image> {
-        let region = req.cluster.region.as_str();
-        let client = self.client(region);
-        let at = Self::at(region, None, Some(&req.instance_type));
-        if let Some(id) = &req.image_id {
-            let out = client
-                .describe_images()
-                .image_ids(id)
-                .send()
-                .await
-                .map_err(|e| from_sdk("DescribeImages", e, at.clone()))?;
-            let root = out
-                .images()
-                .first()
-                .and_then(|i| i.root_device_name())
-                .unwrap_or("/dev/sda1");
-            return Ok(Image {
-                id: id.clone(),
-                root_device: root.to_owned(),
-            });
-        }
-        let arch = arch_of(&req.instance_type);
-        let key = (region.to_owned(), arch);
-        if let Some(img) = self
-            .images
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-        {
-            return Ok(img.clone());
-        }
-        let out = client
-            .describe_images()
-            .owners(CANONICAL_OWNER)
-            .filters(filter(
-                "name",
-                [format!(
-                    "ubuntu/images/hvm-ssd*/ubuntu-*-{}-server-*",
-                    match arch {
-                        "arm64" => "arm64",
-                        _ => "amd64",
-                    }
-                )],
-            ))
-            .filters(filter("state", ["available"]))
-            .send()
-            .await
-            .map_err(|e| from_sdk("DescribeImages", e, at.clone()))?;
-        let best = out
-            .images()
-            .iter()
-            .filter(|i| i.image_id().is_some())
-            .max_by_key(|i| {
-                (
-                    i.name().is_some_and(|n| n.contains("22.04")),
-                    i.creation_date().unwrap_or("").to_owned(),
-                    i.image_id().unwrap_or("").to_owned(),
-                )
-            })
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::InvalidRequest,
-                    format!("no Ubuntu image for {arch} published by Canonical in {region}; set the task's image_id"),
-                )
-                .with_scope(Scope::Region)
-                .with_placement(at.clone())
-            })?;
-        let img = Image {
-            id: best.image_id().unwrap_or_default().to_owned(),
-            root_device: best.root_device_name().unwrap_or("/dev/sda1").to_owned(),
-        };
-        self.images
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key, img.clone());
-        Ok(img)
     }
 
     /// Every instance tagged with the cluster's name in `states`.

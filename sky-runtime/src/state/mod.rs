@@ -26,11 +26,15 @@ use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use serde::{Deserialize, Serialize};
-use sky_core::CloudId;
-use sky_core::catalog::Accelerator;
 use sky_core::provision::InstanceInfo;
-use sky_core::resources::PortRange;
+
+mod records;
+mod schema;
+
+pub use records::{
+    AutostopSetting, ClusterEvent, ClusterRecord, ClusterStatus, HistoryRecord, LaunchedResources,
+};
+use schema::{MIGRATIONS, RawCluster};
 
 /// The schema version this build writes. Older databases are migrated on open; newer ones
 /// are refused.
@@ -102,155 +106,6 @@ pub enum StateError {
     },
 }
 
-/// A cluster's status, as SkyPilot's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ClusterStatus {
-    /// Provisioning, partially up, or unhealthy.
-    Init,
-    /// Every node is running.
-    Up,
-    /// Every node is stopped.
-    Stopped,
-}
-
-impl ClusterStatus {
-    /// `INIT`, `UP` or `STOPPED`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ClusterStatus::Init => "INIT",
-            ClusterStatus::Up => "UP",
-            ClusterStatus::Stopped => "STOPPED",
-        }
-    }
-
-    fn parse(s: &str) -> ClusterStatus {
-        match s {
-            "UP" => ClusterStatus::Up,
-            "STOPPED" => ClusterStatus::Stopped,
-            _ => ClusterStatus::Init,
-        }
-    }
-}
-
-impl std::fmt::Display for ClusterStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What a cluster was launched as: one placement, on N nodes.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LaunchedResources {
-    /// The cloud.
-    pub cloud: CloudId,
-    /// The region.
-    pub region: String,
-    /// The zone, once known.
-    pub zone: Option<String>,
-    /// The instance type.
-    pub instance_type: String,
-    /// The accelerator.
-    pub accelerator: Option<Accelerator>,
-    /// Spot market.
-    pub spot: bool,
-    /// Hourly price of one node, from the catalog at launch.
-    pub hourly_price: f64,
-    /// Number of nodes.
-    pub num_nodes: u32,
-    /// OS disk size in GB.
-    pub disk_size_gb: u64,
-    /// Open ports.
-    pub ports: Vec<PortRange>,
-}
-
-/// Autostop setting of a cluster.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AutostopSetting {
-    /// Idle minutes before acting.
-    pub idle_minutes: u32,
-    /// Tear down instead of stopping.
-    pub down: bool,
-}
-
-/// A row of the `clusters` table.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ClusterRecord {
-    /// The user's cluster name.
-    pub name: String,
-    /// A unique id for this incarnation of the name (history key; also the on-cloud suffix).
-    pub cluster_hash: String,
-    /// Status.
-    pub status: ClusterStatus,
-    /// What was (or is being) launched; `None` before the first placement is chosen.
-    pub launched: Option<LaunchedResources>,
-    /// The nodes the provider reported, by rank.
-    pub nodes: Vec<InstanceInfo>,
-    /// Autostop, if set.
-    pub autostop: Option<AutostopSetting>,
-    /// Who launched it.
-    pub owner: String,
-    /// Unix seconds of creation.
-    pub created_at: i64,
-    /// Unix seconds of the last change.
-    pub updated_at: i64,
-    /// Unix seconds of the last use (launch, exec, start), for autostop.
-    pub last_use_at: i64,
-    /// The holder of a live provisioning lease, if a process is provisioning it now.
-    pub provisioning_by: Option<String>,
-}
-
-/// A row of the `cluster_events` table.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClusterEvent {
-    /// The cluster.
-    pub name: String,
-    /// The incarnation.
-    pub cluster_hash: String,
-    /// Status before (`None` for creation).
-    pub from: Option<ClusterStatus>,
-    /// Status after (`None` for deletion).
-    pub to: Option<ClusterStatus>,
-    /// Why.
-    pub reason: String,
-    /// Unix seconds.
-    pub at: i64,
-}
-
-/// A row of the `cluster_history` table.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct HistoryRecord {
-    /// The incarnation.
-    pub cluster_hash: String,
-    /// The cluster name.
-    pub name: String,
-    /// What was launched, once known.
-    pub launched: Option<LaunchedResources>,
-    /// Intervals `(start, end)` in unix seconds while the cluster was up; `end` is `None`
-    /// while it still is.
-    pub usage_intervals: Vec<(i64, Option<i64>)>,
-}
-
-impl HistoryRecord {
-    /// Seconds of use up to `now` (an open interval counts to `now`).
-    pub fn duration_s(&self, now: i64) -> i64 {
-        self.usage_intervals
-            .iter()
-            .map(|(s, e)| (e.unwrap_or(now) - s).max(0))
-            .sum()
-    }
-
-    /// Estimated cost: duration × nodes × hourly price (an estimate, not the bill).
-    pub fn cost(&self, now: i64) -> f64 {
-        match &self.launched {
-            Some(l) => {
-                self.duration_s(now) as f64 / 3600.0 * f64::from(l.num_nodes) * l.hourly_price
-            }
-            None => 0.0,
-        }
-    }
-}
-
 /// The SQLite state store. Cheap to share behind an `Arc`; calls are serialised on one
 /// connection, and other processes see changes at once (WAL).
 #[derive(Debug)]
@@ -296,63 +151,6 @@ fn lease_is_live(holder: &str, until: i64, now: i64) -> bool {
     }
     true
 }
-
-const MIGRATIONS: &[&str] = &[
-    // Version 1.
-    "CREATE TABLE clusters (
-        name TEXT PRIMARY KEY,
-        cluster_hash TEXT NOT NULL UNIQUE,
-        status TEXT NOT NULL CHECK (status IN ('INIT', 'UP', 'STOPPED')),
-        launched TEXT,
-        nodes TEXT NOT NULL DEFAULT '[]',
-        autostop TEXT,
-        owner TEXT NOT NULL,
-        lease_holder TEXT,
-        lease_until INTEGER,
-        created_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL,
-        last_use_at INTEGER NOT NULL
-    );
-    CREATE TABLE cluster_history (
-        cluster_hash TEXT PRIMARY KEY,
-        name TEXT NOT NULL,
-        launched TEXT,
-        usage_intervals TEXT NOT NULL DEFAULT '[]',
-        created_at INTEGER NOT NULL
-    );
-    CREATE TABLE cluster_events (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        cluster_hash TEXT NOT NULL,
-        name TEXT NOT NULL,
-        from_status TEXT,
-        to_status TEXT,
-        reason TEXT NOT NULL,
-        at INTEGER NOT NULL
-    );
-    CREATE INDEX cluster_events_name ON cluster_events (name, id);",
-    // Version 2: the job queue of each cluster incarnation.
-    "CREATE TABLE jobs (
-        cluster_hash TEXT NOT NULL,
-        job_id INTEGER NOT NULL,
-        cluster TEXT NOT NULL,
-        name TEXT,
-        status TEXT NOT NULL CHECK (status IN ('PENDING', 'SETTING_UP', 'RUNNING', 'SUCCEEDED',
-            'FAILED', 'FAILED_SETUP', 'CANCELLED')),
-        exit_code INTEGER,
-        message TEXT,
-        num_nodes INTEGER NOT NULL,
-        node_ranks TEXT NOT NULL DEFAULT '[]',
-        run_timestamp TEXT NOT NULL,
-        task_id TEXT NOT NULL,
-        payload TEXT NOT NULL,
-        submitted_at INTEGER NOT NULL,
-        started_at INTEGER,
-        ended_at INTEGER,
-        updated_at INTEGER NOT NULL,
-        PRIMARY KEY (cluster_hash, job_id)
-    );
-    CREATE INDEX jobs_status ON jobs (cluster_hash, status, job_id);",
-];
 
 pub use sky_exec::sqlite::set_busy_timeout_and_wal;
 
@@ -767,77 +565,10 @@ impl StateStore {
     }
 }
 
-struct RawCluster {
-    name: String,
-    cluster_hash: String,
-    status: String,
-    launched: Option<String>,
-    nodes: String,
-    autostop: Option<String>,
-    owner: String,
-    created_at: i64,
-    updated_at: i64,
-    last_use_at: i64,
-    lease_holder: Option<String>,
-    lease_until: Option<i64>,
-}
-
-impl RawCluster {
-    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(RawCluster {
-            name: r.get(0)?,
-            cluster_hash: r.get(1)?,
-            status: r.get(2)?,
-            launched: r.get(3)?,
-            nodes: r.get(4)?,
-            autostop: r.get(5)?,
-            owner: r.get(6)?,
-            created_at: r.get(7)?,
-            updated_at: r.get(8)?,
-            last_use_at: r.get(9)?,
-            lease_holder: r.get(10)?,
-            lease_until: r.get(11)?,
-        })
-    }
-
-    fn decode(self, path: &Path) -> Result<ClusterRecord, StateError> {
-        let name = self.name;
-        let err = |column, source| StateError::Json {
-            path: path.to_path_buf(),
-            column,
-            cluster: name.clone(),
-            source,
-        };
-        Ok(ClusterRecord {
-            launched: self
-                .launched
-                .map(|l| serde_json::from_str(&l))
-                .transpose()
-                .map_err(|e| err("launched", e))?,
-            nodes: serde_json::from_str(&self.nodes).map_err(|e| err("nodes", e))?,
-            autostop: self
-                .autostop
-                .map(|a| serde_json::from_str(&a))
-                .transpose()
-                .map_err(|e| err("autostop", e))?,
-            status: ClusterStatus::parse(&self.status),
-            cluster_hash: self.cluster_hash,
-            owner: self.owner,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-            last_use_at: self.last_use_at,
-            provisioning_by: match (self.lease_holder, self.lease_until) {
-                (Some(h), Some(until)) if lease_is_live(&h, until, now_s()) => Some(h),
-                _ => None,
-            },
-            name,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sky_core::CloudId;
     use sky_core::provision::InstanceState;
 
     fn node(rank: u32) -> InstanceInfo {
