@@ -44,11 +44,13 @@
 //! # Ok(()) }
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use sky_core::CloudId;
 
+mod builder;
 mod catalog;
+mod error;
 mod machine;
 mod provision;
 
@@ -71,19 +73,6 @@ pub struct LocalCloud {
 }
 
 impl LocalCloud {
-    /// Nodes under `<state_dir>/local`, describing this machine ([`Machine::detect`]).
-    pub fn new(state_dir: &Path) -> Self {
-        LocalCloud::with_machine(state_dir, Machine::detect())
-    }
-
-    /// Nodes under `<state_dir>/local`, offering `machine` (for tests that need fixed sizes).
-    pub fn with_machine(state_dir: &Path, machine: Machine) -> Self {
-        LocalCloud {
-            base: state_dir.join("local"),
-            machine,
-        }
-    }
-
     /// The machine the catalog offers.
     pub fn machine(&self) -> &Machine {
         &self.machine

@@ -15,20 +15,11 @@ use sky_core::resources::PortRange;
 use sky_exec::NodeConnector;
 use sky_exec::{ExecError, GangNode, LocalRunner};
 
+use crate::error::{invalid, io_error};
 use crate::{CLOUD, INSTANCE_TYPE, LocalCloud, REGION, node_ip};
 
 /// How long `terminate` lets a job's processes exit after SIGTERM.
 const KILL_GRACE: Duration = Duration::from_secs(3);
-
-fn io_error(what: String, e: std::io::Error) -> Error {
-    Error::new(ErrorKind::Unexpected, format!("{what}: {e}"))
-        .with_placement(Placement::cloud(CLOUD))
-        .with_source(e)
-}
-
-fn invalid(message: String) -> Error {
-    Error::new(ErrorKind::InvalidRequest, message).with_placement(Placement::cloud(CLOUD))
-}
 
 impl LocalCloud {
     fn cluster_dir(&self, cluster: &str) -> PathBuf {
