@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use rustc_hash::FxHashMap as HashMap;
 
-use super::CatalogError;
-use super::gpu::GpuInfo;
+use sky_core::catalog::CatalogError;
+use crate::gpu::GpuInfo;
 
 /// An interned string id; [`NONE`] stands for an empty field.
 pub(crate) type Sym = u32;

@@ -1,20 +1,20 @@
-//! The queries of [`super::Catalog`] over a loaded [`Table`], with SkyPilot's per-cloud rules.
+//! The queries of [`sky_core::catalog::Catalog`] over a loaded [`Table`], with SkyPilot's per-cloud rules.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::gpu::{known_memory_gib, vendor_from_name};
-use super::rules::{self, GCP_TPU_HOST};
-use super::table::{Layout, NONE, Row, Sym, Table};
-use super::{
+use crate::gpu::{known_memory_gib, vendor_from_name};
+use crate::rules::{self, GCP_TPU_HOST};
+use crate::table::{Layout, NONE, Row, Sym, Table};
+use sky_core::catalog::{
     Accelerator, AcceleratorFilter, AcceleratorOffer, CatalogError, Feasibility, Offering,
     OfferingRef, Region,
 };
-use crate::cloud::CloudId;
-use crate::resources::{AcceleratorSpec, CpuSpec, ImageId, MemorySpec, Resources};
-use crate::suggest;
+use sky_core::CloudId;
+use sky_core::resources::{AcceleratorSpec, CpuSpec, ImageId, MemorySpec, Resources};
+use sky_core::suggest;
 
 /// A loaded catalog with its cloud's rules.
 #[derive(Debug)]
@@ -373,6 +373,12 @@ impl Core {
                 or_more,
                 count,
             }) => self.memory_offerings(&r, vendor.as_deref(), *memory_gib, *or_more, *count),
+            Some(other) => Answer {
+                hint: Some(format!(
+                    "this catalog does not understand the accelerator request {other:?}"
+                )),
+                ..Answer::default()
+            },
         };
         if !out.picks.is_empty() || out.streamed > 0 {
             out.hint = None;
@@ -502,7 +508,7 @@ impl Core {
         }
     }
 
-    /// [`crate::catalog::Catalog::offerings`].
+    /// [`sky_core::catalog::Catalog::offerings`].
     pub(crate) fn offerings(&self, req: &Resources) -> Feasibility {
         let mut a = self.answer(req, None);
         if a.unique {
@@ -521,7 +527,7 @@ impl Core {
         }
     }
 
-    /// [`crate::catalog::Catalog::visit_offerings`]: the same answer, without allocating an
+    /// [`sky_core::catalog::Catalog::visit_offerings`]: the same answer, without allocating an
     /// offering per row, in row order (neither sorted nor de-duplicated: the catalog's rows
     /// give no duplicate launchables, which a test checks on all three catalogs, and a
     /// duplicate would only repeat a candidate to the optimizer).

@@ -4,15 +4,15 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 
-use super::query::Core;
-use super::source::CatalogSource;
-use super::table::{Layout, Table};
-use super::{
+use crate::query::Core;
+use crate::source::CatalogSource;
+use crate::table::{Layout, Table};
+use sky_core::catalog::{
     Accelerator, AcceleratorFilter, AcceleratorOffer, Catalog, CatalogError, Feasibility, Offering,
     OfferingRef, Region,
 };
-use crate::cloud::CloudId;
-use crate::resources::Resources;
+use sky_core::CloudId;
+use sky_core::resources::Resources;
 
 macro_rules! csv_catalog {
     ($(#[$doc:meta])* $name:ident, $layout:expr, $cloud:expr) => {
@@ -73,13 +73,13 @@ macro_rules! csv_catalog {
             /// the GPUs they are sold with).
             pub fn instance_accelerator(&self, instance_type: &str) -> Option<Accelerator> {
                 if self.core.layout == Layout::Gcp {
-                    return super::rules::gcp_accelerator_of_host(instance_type).map(|(name, count)| {
+                    return crate::rules::gcp_accelerator_of_host(instance_type).map(|(name, count)| {
                         Accelerator { name: name.to_string(), count }
                     });
                 }
                 let t = &self.core.t;
                 let row = t.rows.get(*t.rows_of(instance_type).first()? as usize)?;
-                (row.acc != super::table::NONE).then(|| Accelerator {
+                (row.acc != crate::table::NONE).then(|| Accelerator {
                     name: t.s(row.acc).to_string(),
                     count: row.acc_count,
                 })
@@ -133,7 +133,7 @@ macro_rules! csv_catalog {
                 self.core.accelerator_names()
             }
             fn egress_cost(&self, gb: f64) -> f64 {
-                super::egress::egress_cost(&self.core.cloud, gb).unwrap_or(0.0)
+                sky_core::catalog::egress_cost(&self.core.cloud, gb).unwrap_or(0.0)
             }
         }
     };
