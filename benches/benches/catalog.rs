@@ -2,8 +2,8 @@
 //! catalogs (goal: at most 50 ms for both), and the queries the optimizer makes.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use sky_core::CloudId;
 use sky_catalog::{AzureCatalog, CatalogSource, GcpCatalog};
+use sky_core::CloudId;
 use sky_core::catalog::AcceleratorFilter;
 use sky_core::resources::{AcceleratorSpec, Resources};
 

@@ -22,8 +22,11 @@ use sky_optimizer::{BlockList, EgressModel, Objective, Options, optimize};
 /// otherwise the synthetic ones.
 fn fixtures() -> (Catalogs, Pool, &'static str) {
     let loaded = match sky_catalog::testing::full_catalog_dir() {
-        Some(dir) => sky_catalog::load(&CatalogSource::new().dir(dir), &[CloudId::Gcp, CloudId::Azure])
-            .map_err(|e| e.to_string()),
+        Some(dir) => sky_catalog::load(
+            &CatalogSource::new().dir(dir),
+            &[CloudId::Gcp, CloudId::Azure],
+        )
+        .map_err(|e| e.to_string()),
         None => Err("SKY_TEST_CATALOG_DIR is not set".to_string()),
     };
     match loaded {

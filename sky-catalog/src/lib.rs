@@ -13,6 +13,12 @@
 //! - [`load`]: the catalogs of several clouds at once (loaded in parallel), as a
 //!   [`Catalogs`](sky_core::catalog::Catalogs).
 //!
+//! # Layout
+//! One query engine (`query`) serves every cloud; what differs between SkyPilot's clouds
+//! (zones or none, default CPU families, GCP's separately priced accelerators and host rules)
+//! is one `CloudRules` value per cloud, in `aws.rs`, `gcp.rs` and `azure.rs`, read by the
+//! engine once per query (plain values and function pointers: no per-row dispatch).
+//!
 //! # Why a separate crate
 //! `sky-core` holds the `Catalog` trait and its plain types; this crate is one implementation
 //! of it, with a CSV reader, a hashing download cache and an HTTP client. Keeping it apart means
@@ -34,7 +40,10 @@ use std::sync::Arc;
 use sky_core::CloudId;
 use sky_core::catalog::{Catalog, CatalogError, Catalogs};
 
-mod clouds;
+mod aws;
+mod azure;
+mod csv_catalog;
+mod gcp;
 mod gpu;
 mod query;
 mod rules;
@@ -43,7 +52,9 @@ mod table;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use clouds::{AwsCatalog, AzureCatalog, GcpCatalog};
+pub use aws::AwsCatalog;
+pub use azure::AzureCatalog;
+pub use gcp::GcpCatalog;
 pub use source::{CATALOG_DIR_ENV, CatalogSource};
 
 /// Loads the SkyPilot catalogs of `clouds` from `source`, one thread per cloud.

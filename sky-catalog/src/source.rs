@@ -25,8 +25,8 @@ use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
-use sky_core::catalog::CatalogError;
 use sky_core::CloudId;
+use sky_core::catalog::CatalogError;
 
 /// The environment variable naming a directory of SkyPilot v8 catalogs to use as is.
 pub const CATALOG_DIR_ENV: &str = "SKY_CATALOG_DIR";

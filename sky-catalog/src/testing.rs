@@ -49,7 +49,8 @@ pub fn fixture_dir() -> PathBuf {
             .map(|a| a.join(REL))
             .find(|p| p.is_dir())
     });
-    from_run.unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/catalogs"))
+    from_run
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/catalogs"))
 }
 
 /// Whether [`test_catalog_dir`] has `cloud`'s `vms.csv`.

@@ -15,8 +15,8 @@ use aws_sdk_ec2::types::{
     TagSpecification, VolumeType,
 };
 use sha2::{Digest, Sha256};
-use sky_core::CloudId;
 use sky_catalog::AwsCatalog;
+use sky_core::CloudId;
 use sky_core::catalog::Catalog;
 use sky_core::error::{Error, ErrorKind, Placement, Result, Scope};
 use sky_core::provision::{

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use sky_core::CloudId;
 use sky_catalog::{AwsCatalog, CatalogSource};
+use sky_core::CloudId;
 use sky_core::catalog::{AcceleratorFilter, Catalog, CatalogError};
 use sky_core::resources::{AcceleratorSpec, CpuSpec, Resources};
 
@@ -319,8 +319,8 @@ fn catalogs_load_from_directories() {
         aws_only.path().join("aws/vms.csv"),
     )
     .unwrap();
-    let e = sky_catalog::load(&CatalogSource::new().dir(aws_only.path()), &[CloudId::Gcp])
-        .unwrap_err();
+    let e =
+        sky_catalog::load(&CatalogSource::new().dir(aws_only.path()), &[CloudId::Gcp]).unwrap_err();
     assert!(
         matches!(e, CatalogError::Offline { ref cloud, .. } if cloud == "gcp"),
         "{e}"

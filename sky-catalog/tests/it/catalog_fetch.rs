@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use sky_core::CloudId;
 use sky_catalog::{CatalogSource, GcpCatalog};
+use sky_core::CloudId;
 use sky_core::catalog::{Catalog, CatalogError};
 use sky_core::resources::Resources;
 

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_ec2::types::Filter;
-use sky_cloud_aws::{AwsBuilder, AwsProvisioner, TAG_CLUSTER};
 use sky_catalog::AwsCatalog;
+use sky_cloud_aws::{AwsBuilder, AwsProvisioner, TAG_CLUSTER};
 use sky_core::catalog::Catalog;
 use sky_core::conformance::ConformanceConfig;
 use sky_core::provision::Provisioner;

@@ -14,8 +14,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};
 use azure_core::time::OffsetDateTime;
-use sky_cloud_azure::{AzureBuilder, AzureProvisioner};
 use sky_catalog::AzureCatalog;
+use sky_cloud_azure::{AzureBuilder, AzureProvisioner};
 
 use fake_arm::FakeArm;
 

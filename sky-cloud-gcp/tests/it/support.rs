@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use sky_cloud_gcp::{GcpBuilder, GcpProvisioner};
 use sky_catalog::{CatalogSource, GcpCatalog};
+use sky_cloud_gcp::{GcpBuilder, GcpProvisioner};
 
 use crate::fake_gce::FakeGce;
 
