@@ -31,7 +31,8 @@ impl Core {
                     .is_none_or(|n| self.t.s(*a).to_ascii_lowercase().contains(n))
             })
             .collect();
-        let hosts_by_zone: HashMap<Sym, Vec<u32>> = if let Some(split) = self.rules.split.as_ref() {
+        let split = self.rules.split.as_ref();
+        let hosts_by_zone: HashMap<Sym, Vec<u32>> = if let Some(split) = split {
             let mut m: HashMap<Sym, Vec<u32>> = HashMap::new();
             for s in &self.t.instance_types {
                 let n = self.t.s(*s);
@@ -50,6 +51,9 @@ impl Core {
         for a in names {
             let acc_name = self.t.s(a);
             let (device_mem, _) = self.device(a);
+            // Separately priced accelerators (other than hostless ones) are listed with the
+            // default host they attach to.
+            let attached = split.filter(|s| !(s.is_hostless)(acc_name));
             for &i in self.t.by_acc.get(&a).into_iter().flatten() {
                 let row = self.row(i);
                 if f.count.is_some_and(|c| (row.acc_count - c).abs() > 0.01) {
@@ -76,9 +80,8 @@ impl Core {
                     hourly_spot_price: opt(row.spot),
                     region: region.to_string(),
                 };
-                if let Some(split) = self.rules.split.as_ref()
+                if let Some(split) = attached
                     && row.instance == NONE
-                    && !(split.is_hostless)(acc_name)
                 {
                     let Some(h) = (split.default_host)(
                         self,

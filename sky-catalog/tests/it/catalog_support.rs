@@ -8,12 +8,13 @@ use std::sync::{Arc, OnceLock};
 use sky_catalog::{AwsCatalog, AzureCatalog, GcpCatalog};
 
 /// The directory with SkyPilot's GCP and Azure catalogs: `SKY_TEST_CATALOG_DIR` (the full
-/// catalogs, never copied into the repo) or the trimmed fixtures committed next to the AWS one.
+/// catalogs, never copied into the repo), else the trimmed copies committed in
+/// `tests/fixtures/trimmed`.
 pub fn shared_dir() -> PathBuf {
     sky_catalog::testing::test_catalog_dir()
 }
 
-/// The directory of the committed fixtures (the small AWS one is always read from here).
+/// The directory of the small hand-made AWS fixture (`aws/vms.csv`, and no other cloud).
 pub fn fixture_dir() -> PathBuf {
     sky_catalog::testing::fixture_dir()
 }

@@ -359,17 +359,12 @@ fn moto() -> Option<String> {
     }
 }
 
-/// `sky` with AWS pointed at moto in `region`, an AWS catalog (sky-core's fixture) in
+/// `sky` with AWS pointed at moto in `region`, an AWS catalog (sky-catalog's fixture) in
 /// `home/catalogs`, and the zone-name log lines on stderr.
 fn sky_moto(args: &[&str], home: &std::path::Path, moto: &str, region: &str) -> Output {
     let catalogs = home.join("catalogs");
     std::fs::create_dir_all(catalogs.join("aws")).unwrap();
-    let fixture = PathBuf::from(
-        // The run-time value (cargo sets it for tests, benches and `cargo run`): the
-        // compile-time one is stale in a binary reused from another checkout path.
-        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
-    )
-    .join("../sky-core/tests/fixtures/catalogs/aws/vms.csv");
+    let fixture = sky_catalog::testing::fixture_dir().join("aws/vms.csv");
     std::fs::copy(fixture, catalogs.join("aws/vms.csv")).unwrap();
     bare(args, home)
         .env("SKY_CATALOG_DIR", &catalogs)
