@@ -1,17 +1,17 @@
 //! # sky-catalog
 //!
 //! The engine that reads SkyPilot's v8 CSV price catalogs (`<dir>/<cloud>/vms.csv`) and answers
-//! the [`Catalog`](sky_core::catalog::Catalog) queries of sky, an intercloud broker, over them
+//! the [`Catalog`] queries of sky, an intercloud broker, over them
 //! with SkyPilot's selection rules (default CPU families, GCP's separately priced GPUs and N1
 //! host rules, region and zone price order).
 //!
 //! - [`CatalogSource`]: where the files come from (a directory, [`CATALOG_DIR_ENV`], or
 //!   SkyPilot's hosted catalogs cached in `~/.sky/catalogs/v8`, downloaded and refreshed with
 //!   the `fetch` feature).
-//! - [`AwsCatalog`], [`GcpCatalog`], [`AzureCatalog`]: the [`Catalog`](sky_core::catalog::Catalog)
+//! - [`AwsCatalog`], [`GcpCatalog`], [`AzureCatalog`]: the [`Catalog`]
 //!   of each cloud.
 //! - [`load`]: the catalogs of several clouds at once (loaded in parallel), as a
-//!   [`Catalogs`](sky_core::catalog::Catalogs).
+//!   [`Catalogs`].
 //!
 //! # Layout
 //! One query engine (`query`) serves every cloud; what differs between SkyPilot's clouds

@@ -19,6 +19,17 @@ pub(crate) const DEFAULT_VCPUS: f64 = 8.0;
 /// minimum memory per vCPU of GCP's N1 GPU hosts.
 pub(crate) const DEFAULT_MEMORY_PER_VCPU: f64 = 4.0;
 
+/// Host rows per zone (show-gpus' index of the hosts accelerators attach to).
+pub(crate) type HostsByZone = HashMap<Sym, Vec<u32>>;
+
+/// [`SplitPricing::attach_hosts`]: `(catalog, accelerator candidates, request, accelerator,
+/// count, "NAME:COUNT" for hints)`.
+pub(crate) type AttachHosts =
+    fn(&Core, Vec<Cand>, &Req<'_>, Sym, f64, &str) -> Result<Vec<Cand>, String>;
+
+/// [`SplitPricing::default_host`]: `(catalog, hosts per zone, accelerator, count, zone)`.
+pub(crate) type DefaultHost = fn(&Core, &HostsByZone, &str, f64, Sym) -> Option<u32>;
+
 /// One cloud's rules (SkyPilot hard-codes them next to its catalogs,
 /// `sky/catalog/{aws,gcp,azure}_catalog.py`).
 #[derive(Debug)]
@@ -61,7 +72,7 @@ pub(crate) struct SplitPricing {
     pub is_attach_host: fn(&str) -> bool,
     /// Pairs accelerator candidates with the host rows of their zone that the request and
     /// the cloud's host rules allow; `Err(hint)` when none is left.
-    pub attach_hosts: fn(&Core, Vec<Cand>, &Req<'_>, Sym, f64, &str) -> Result<Vec<Cand>, String>,
+    pub attach_hosts: AttachHosts,
     /// The host show-gpus lists for `acc:count` in a zone, from the given hosts per zone.
-    pub default_host: fn(&Core, &HashMap<Sym, Vec<u32>>, &str, f64, Sym) -> Option<u32>,
+    pub default_host: DefaultHost,
 }
