@@ -32,6 +32,7 @@ pub(crate) struct Core {
     pub rules: &'static CloudRules,
     /// The cloud (a copy of `rules.cloud`, lent out by every offering view).
     pub cloud: CloudId,
+    /// The loaded file.
     pub t: Table,
     /// The rows of the default CPU families' instance types (by name, then row order): the
     /// candidates of every default-CPU query.
