@@ -12,16 +12,24 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use sky_benches::dags::{Pool, Shape, random_dag};
 use sky_benches::memo::Memo;
-use sky_core::catalog::{CatalogSource, Catalogs};
+use sky_catalog::CatalogSource;
+use sky_core::catalog::Catalogs;
 use sky_core::resources::{AcceleratorSpec, ResourceSet, Resources};
 use sky_core::{CloudId, Dag};
 use sky_optimizer::{BlockList, EgressModel, Objective, Options, optimize};
 
-/// SkyPilot's real GCP and Azure catalogs when they are there (`SKY_TEST_CATALOG_DIR` or
-/// `shared/catalogs`), otherwise the synthetic ones.
+/// SkyPilot's real GCP and Azure catalogs when they are there (`SKY_TEST_CATALOG_DIR`),
+/// otherwise the synthetic ones.
 fn fixtures() -> (Catalogs, Pool, &'static str) {
-    let source = CatalogSource::new().dir(sky_benches::catalog_dir());
-    match Catalogs::load(&source, &[CloudId::Gcp, CloudId::Azure]) {
+    let loaded = match sky_catalog::testing::full_catalog_dir() {
+        Some(dir) => sky_catalog::load(
+            &CatalogSource::new().dir(dir),
+            &[CloudId::Gcp, CloudId::Azure],
+        )
+        .map_err(|e| e.to_string()),
+        None => Err("SKY_TEST_CATALOG_DIR is not set".to_string()),
+    };
+    match loaded {
         Ok(real) => (real, Pool::real(), "real GCP + Azure"),
         Err(e) => {
             eprintln!("real catalogs unavailable ({e}); using synthetic ones");

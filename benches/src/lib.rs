@@ -7,18 +7,9 @@ pub mod dags;
 pub mod memo;
 pub mod synthetic;
 
-/// The directory with SkyPilot's v8 catalogs used by the benches: `SKY_TEST_CATALOG_DIR` if set,
-/// else `shared/catalogs` next to the repository.
+/// The directory with SkyPilot's v8 catalogs used by the benches: `SKY_TEST_CATALOG_DIR` if set
+/// (the full catalogs, for measurements that mean something), else the small trimmed fixtures
+/// committed in `sky-catalog` ([`sky_catalog::testing::test_catalog_dir`]).
 pub fn catalog_dir() -> PathBuf {
-    std::env::var_os("SKY_TEST_CATALOG_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(
-                // The run-time value (cargo sets it for tests, benches and `cargo run`): the
-                // compile-time one is stale in a binary reused from another checkout path.
-                std::env::var_os("CARGO_MANIFEST_DIR")
-                    .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
-            )
-            .join("../../shared/catalogs")
-        })
+    sky_catalog::testing::test_catalog_dir()
 }

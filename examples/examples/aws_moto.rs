@@ -34,7 +34,7 @@ fn catalog_path() -> PathBuf {
                 std::env::var_os("CARGO_MANIFEST_DIR")
                     .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
             )
-            .join("../sky-core/tests/fixtures/catalogs/aws/vms.csv")
+            .join("../sky-catalog/tests/fixtures/catalogs/aws/vms.csv")
         })
 }
 

@@ -56,18 +56,13 @@ pub fn catalogs(g: &Global, clouds: Option<&[CloudId]>) -> Result<Catalogs, Fail
     let src = source(g);
     let fail = |e: sky::catalog::CatalogError| Failure::new("catalog", e.to_string(), 2);
     let mut catalogs = match clouds {
-        Some(cs) => Catalogs::load(&src, cs).map_err(fail)?,
+        Some(cs) => sky::catalog::load(&src, cs).map_err(fail)?,
         None => {
             // Every cloud whose catalog is at hand; the others are named and skipped.
             let mut all = Catalogs::new();
             for c in CATALOG_CLOUDS {
-                match Catalogs::load(&src, std::slice::from_ref(&c)) {
+                match sky::catalog::load(&src, std::slice::from_ref(&c)) {
                     Ok(one) => {
-                        if let Some(r) = one.accelerator_registry()
-                            && all.accelerator_registry().is_none()
-                        {
-                            all = all.with_registry(r.clone());
-                        }
                         for cat in one.iter() {
                             all.insert(cat.clone());
                         }

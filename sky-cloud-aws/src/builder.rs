@@ -9,7 +9,7 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_ec2::config::{Credentials, Region};
-use sky_core::catalog::AwsCatalog;
+use sky_catalog::AwsCatalog;
 use sky_core::check::{CredentialReport, SourceOutcome};
 use sky_core::error::{Error, ErrorKind, Placement};
 

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-use sky_core::catalog::{AwsCatalog, Catalog};
+use sky_catalog::AwsCatalog;
+use sky_core::catalog::Catalog;
 use sky_core::error::{ErrorKind, Result, Scope};
 
 use crate::error::from_sdk;

@@ -17,8 +17,9 @@ use aws_sdk_ec2::types::{
     TagSpecification, VolumeType,
 };
 use sha2::{Digest, Sha256};
+use sky_catalog::AwsCatalog;
 use sky_core::CloudId;
-use sky_core::catalog::{AwsCatalog, Catalog};
+use sky_core::catalog::Catalog;
 use sky_core::error::{Error, ErrorKind, Placement, Result, Scope};
 use sky_core::provision::{
     Capabilities, ClusterInfo, ClusterRef, InstanceInfo, InstanceState, LaunchRequest, Provisioner,

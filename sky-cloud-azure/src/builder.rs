@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use azure_core::credentials::{AccessToken, Secret, TokenCredential, TokenRequestOptions};
 use azure_identity::{ClientSecretCredential, DeveloperToolsCredential, ManagedIdentityCredential};
 use serde::Deserialize;
-use sky_core::catalog::AzureCatalog;
+use sky_catalog::AzureCatalog;
 use sky_core::check::{CredentialReport, SourceOutcome};
 use sky_core::error::{Error, ErrorKind, Placement, Scope};
 

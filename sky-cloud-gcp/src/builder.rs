@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use google_cloud_compute_v1::client::{Firewalls, Instances, Projects};
 use google_cloud_gax::exponential_backoff::ExponentialBackoffBuilder;
-use sky_core::catalog::GcpCatalog;
+use sky_catalog::GcpCatalog;
 use sky_core::check::{CredentialReport, SourceOutcome};
 use sky_core::error::{Error, ErrorKind, Placement, Scope};
 

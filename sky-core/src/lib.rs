@@ -5,8 +5,8 @@
 //!
 //! - [`task::Task`], [`resources::Resources`] and [`dag::Dag`]: SkyPilot's task YAML, field
 //!   for field, plus a builder API for Rust callers.
-//! - [`catalog`]: SkyPilot's v8 price catalogs (AWS, GCP, Azure) and the queries the optimizer
-//!   makes of them.
+//! - [`catalog`]: the price catalog interface the optimizer queries ([`catalog::Catalog`]) and
+//!   its types; the `sky-catalog` crate implements it over SkyPilot's v8 CSV catalogs.
 //! - [`provision::Provisioner`] and [`error::Error`]: the provider interface and the error
 //!   whose kind and scope drive failover.
 //! - `fake::FakeCloud` (feature `fake`, on by default and always through `sky`): a
@@ -15,8 +15,9 @@
 //!
 //! # Why a separate core crate
 //! The optimizer and embedding schedulers need tasks and catalogs but none of the cloud SDKs,
-//! which take minutes to compile. `sky-core` has no HTTP client unless the `fetch` feature
-//! (catalog download) is on.
+//! which take minutes to compile, and embedders with catalogs of their own need none of the CSV
+//! engine (`sky-catalog`). `sky-core` has no HTTP client, no CSV reader and, without the `fake`
+//! feature, no random number generator.
 
 pub mod catalog;
 pub mod check;

@@ -36,8 +36,8 @@ pub use parse::{
 pub enum AcceleratorSpec {
     /// A device by name, e.g. `V100:4` or `A10G:0.5` (fractional counts are allowed).
     ///
-    /// Names are matched case-insensitively against the catalogs; the YAML loader
-    /// canonicalises them through `common/accelerators.csv` when it can.
+    /// Names are matched case-insensitively against the catalogs; the YAML loader, given
+    /// catalogs, canonicalises them to the catalogs' spelling (`v100` → `V100`).
     Name {
         /// The device name (`V100`, `tpu-v3-8`, ...).
         name: String,

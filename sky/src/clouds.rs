@@ -35,8 +35,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::catalog::CatalogSource;
 use serde::{Deserialize, Serialize};
-use sky_core::catalog::CatalogSource;
 use sky_core::check::CredentialReport;
 use sky_core::provision::Provisioner;
 use sky_runtime::state::StateStore;

@@ -4,9 +4,10 @@
 //! sky picks the cheapest or fastest placement across clouds from price catalogs, provisions
 //! it with failover, runs it, and tears down what it made.
 //!
-//! This is the crate applications depend on. It re-exports [`sky_core`] (tasks, catalogs,
-//! cloud traits, FakeCloud), [`sky_optimizer`] and [`sky_runtime`] (the [`Broker`]), and each
-//! cloud backend behind a feature:
+//! This is the crate applications depend on. It re-exports [`sky_core`] (tasks, the catalog
+//! interface, cloud traits, FakeCloud), [`sky_catalog`] (SkyPilot's CSV catalogs, in
+//! [`catalog`] beside the interface), [`sky_optimizer`] and [`sky_runtime`] (the [`Broker`]),
+//! and each cloud backend behind a feature:
 //!
 //! | feature | backend |
 //! |---|---|
@@ -35,7 +36,17 @@ pub use sky_core::conformance;
 /// [`provider::Error`]); the error of a [`Broker`] is [`Error`].
 pub use sky_core::error as provider;
 pub use sky_core::{CloudId, Dag, ResourceSet, Resources, Task};
-pub use sky_core::{catalog, check, cloud, dag, fake, provision, resources, suggest, task};
+pub use sky_core::{check, cloud, dag, fake, provision, resources, suggest, task};
+
+/// Price catalogs: the interface and its types ([`sky_core::catalog`]) and SkyPilot's v8 CSV
+/// catalogs ([`sky_catalog`]: [`CatalogSource`](catalog::CatalogSource),
+/// [`AwsCatalog`](catalog::AwsCatalog), [`GcpCatalog`](catalog::GcpCatalog),
+/// [`AzureCatalog`](catalog::AzureCatalog) and [`load`](catalog::load), which loads several
+/// clouds' catalogs at once), in one module.
+pub mod catalog {
+    pub use sky_catalog::*;
+    pub use sky_core::catalog::*;
+}
 
 pub use sky_exec as exec;
 pub use sky_optimizer as optimizer;

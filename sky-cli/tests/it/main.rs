@@ -4,17 +4,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn catalog_dir() -> PathBuf {
-    std::env::var_os("SKY_TEST_CATALOG_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(
-                // The run-time value (cargo sets it for tests, benches and `cargo run`): the
-                // compile-time one is stale in a binary reused from another checkout path.
-                std::env::var_os("CARGO_MANIFEST_DIR")
-                    .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
-            )
-            .join("../../shared/catalogs")
-        })
+    sky_catalog::testing::test_catalog_dir()
 }
 
 fn sky(args: &[&str], state: &std::path::Path) -> Output {
@@ -369,17 +359,12 @@ fn moto() -> Option<String> {
     }
 }
 
-/// `sky` with AWS pointed at moto in `region`, an AWS catalog (sky-core's fixture) in
+/// `sky` with AWS pointed at moto in `region`, an AWS catalog (sky-catalog's fixture) in
 /// `home/catalogs`, and the zone-name log lines on stderr.
 fn moto_command(args: &[&str], home: &std::path::Path, moto: &str, region: &str) -> Command {
     let catalogs = home.join("catalogs");
     std::fs::create_dir_all(catalogs.join("aws")).unwrap();
-    let fixture = PathBuf::from(
-        // The run-time value (cargo sets it for tests, benches and `cargo run`): the
-        // compile-time one is stale in a binary reused from another checkout path.
-        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
-    )
-    .join("../sky-core/tests/fixtures/catalogs/aws/vms.csv");
+    let fixture = sky_catalog::testing::fixture_dir().join("aws/vms.csv");
     std::fs::copy(fixture, catalogs.join("aws/vms.csv")).unwrap();
     let mut c = bare(args, home);
     c.env("SKY_CATALOG_DIR", &catalogs)

@@ -1,12 +1,12 @@
 //! Shared helpers: the moto endpoint, a provisioner and a catalog pointed at it, broker setup.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_ec2::types::Filter;
+use sky_catalog::AwsCatalog;
 use sky_cloud_aws::{AwsBuilder, AwsProvisioner, TAG_CLUSTER};
-use sky_core::catalog::{AwsCatalog, Catalog};
+use sky_core::catalog::Catalog;
 use sky_core::conformance::ConformanceConfig;
 use sky_core::provision::Provisioner;
 use sky_core::resources::ResourceSet;
@@ -64,14 +64,9 @@ pub async fn provisioner(endpoint: &str) -> AwsProvisioner {
     builder(endpoint).build().await.expect("provisioner")
 }
 
-/// SkyPilot's AWS catalog layout: the small fixture of sky-core.
+/// SkyPilot's AWS catalog layout: the small fixture of sky-catalog.
 pub fn fixture_catalog() -> AwsCatalog {
-    let path = PathBuf::from(
-        // The run-time value (cargo sets it for tests, benches and `cargo run`): the
-        // compile-time one is stale in a binary reused from another checkout path.
-        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
-    )
-    .join("../sky-core/tests/fixtures/catalogs/aws/vms.csv");
+    let path = sky_catalog::testing::fixture_dir().join("aws/vms.csv");
     AwsCatalog::from_path(path).expect("AWS fixture catalog")
 }
 

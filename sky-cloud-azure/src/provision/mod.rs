@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
+use sky_catalog::AzureCatalog;
 use sky_core::CloudId;
-use sky_core::catalog::AzureCatalog;
 use sky_core::error::{Error, ErrorKind, Placement, Result, Scope};
 use sky_core::provision::{
     Capabilities, ClusterInfo, ClusterRef, InstanceInfo, InstanceState, LaunchRequest, Provisioner,

@@ -14,8 +14,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};
 use azure_core::time::OffsetDateTime;
+use sky_catalog::AzureCatalog;
 use sky_cloud_azure::{AzureBuilder, AzureProvisioner};
-use sky_core::catalog::AzureCatalog;
 
 use fake_arm::FakeArm;
 
@@ -37,19 +37,9 @@ impl TokenCredential for StaticToken {
     }
 }
 
-/// The directory with SkyPilot's real catalogs (never copied into the repo).
+/// The directory with SkyPilot's catalogs: `SKY_TEST_CATALOG_DIR`, else the trimmed fixtures.
 pub fn catalog_dir() -> PathBuf {
-    std::env::var_os("SKY_TEST_CATALOG_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(
-                // The run-time value (cargo sets it for tests, benches and `cargo run`): the
-                // compile-time one is stale in a binary reused from another checkout path.
-                std::env::var_os("CARGO_MANIFEST_DIR")
-                    .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
-            )
-            .join("../../shared/catalogs")
-        })
+    sky_catalog::testing::test_catalog_dir()
 }
 
 /// The real Azure catalog, loaded once.

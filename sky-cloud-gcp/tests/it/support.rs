@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use sky_catalog::{CatalogSource, GcpCatalog};
 use sky_cloud_gcp::{GcpBuilder, GcpProvisioner};
-use sky_core::catalog::{CatalogSource, GcpCatalog};
 
 use crate::fake_gce::FakeGce;
 
@@ -13,20 +13,10 @@ use crate::fake_gce::FakeGce;
 pub const PROJECT: &str = "sky-test-project";
 
 fn catalog_dir() -> PathBuf {
-    std::env::var_os("SKY_TEST_CATALOG_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(
-                // The run-time value (cargo sets it for tests, benches and `cargo run`): the
-                // compile-time one is stale in a binary reused from another checkout path.
-                std::env::var_os("CARGO_MANIFEST_DIR")
-                    .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
-            )
-            .join("../../shared/catalogs")
-        })
+    sky_catalog::testing::test_catalog_dir()
 }
 
-/// SkyPilot's real GCP catalog.
+/// SkyPilot's GCP catalog (`SKY_TEST_CATALOG_DIR`, else the trimmed fixture).
 pub fn catalog() -> Arc<GcpCatalog> {
     static CATALOG: OnceLock<Arc<GcpCatalog>> = OnceLock::new();
     CATALOG

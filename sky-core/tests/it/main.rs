@@ -1,10 +1,5 @@
 //! sky-core's integration tests: one binary, one submodule per topic.
 
-mod catalog_aws;
-mod catalog_azure;
-mod catalog_fetch;
-mod catalog_gcp;
-mod catalog_support;
 mod conformance_fake;
 mod fake_catalog;
 mod fake_cloud;

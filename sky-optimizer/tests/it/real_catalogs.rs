@@ -1,36 +1,22 @@
-//! Golden plans on SkyPilot's real GCP and Azure catalogs (`shared/catalogs`, or the directory
-//! in `SKY_TEST_CATALOG_DIR`). Every expected number was computed by hand from the CSV files
-//! (python's csv module over `gcp/vms.csv` and `azure/vms.csv`); the derivation is in the
-//! comment above each assertion.
+//! Golden plans on SkyPilot's real GCP and Azure catalogs (the directory in
+//! `SKY_TEST_CATALOG_DIR`, else the trimmed fixtures of `sky-catalog`, which keep the rows these
+//! plans need). Every expected number was computed by hand from the CSV files (python's csv
+//! module over `gcp/vms.csv` and `azure/vms.csv`); the derivation is in the comment above each
+//! assertion.
 
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use sky_core::catalog::{CatalogSource, Catalogs};
+use sky_core::catalog::Catalogs;
 use sky_core::{CloudId, Dag};
 use sky_optimizer::{BlockList, Objective, OptimizeError, Options, Plan, Solver, optimize};
 
 use crate::support::*;
 
-fn catalog_dir() -> PathBuf {
-    std::env::var_os("SKY_TEST_CATALOG_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(
-                // The run-time value (cargo sets it for tests, benches and `cargo run`): the
-                // compile-time one is stale in a binary reused from another checkout path.
-                std::env::var_os("CARGO_MANIFEST_DIR")
-                    .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
-            )
-            .join("../../shared/catalogs")
-        })
-}
-
 fn real() -> &'static Catalogs {
     static CATALOGS: OnceLock<Catalogs> = OnceLock::new();
     CATALOGS.get_or_init(|| {
-        Catalogs::load(
-            &CatalogSource::new().dir(catalog_dir()),
+        sky_catalog::load(
+            &sky_catalog::testing::test_catalog_source(),
             &[CloudId::Gcp, CloudId::Azure],
         )
         .expect("the real GCP and Azure catalogs load")

@@ -1,12 +1,12 @@
 //! The zones a placement lists (made for the chosen candidate only, from a query narrowed to
 //! its instance type and region) are exactly those the full catalog answer gives for the
 //! same instance type, accelerator and region, minus blocked ones, cheapest first. Checked
-//! on sky-core's AWS fixture, AWS being the cloud whose on-demand candidates are per region.
+//! on sky-catalog's AWS fixture, AWS being the cloud whose on-demand candidates are per region.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use sky_core::catalog::{AwsCatalog, Catalog, Catalogs};
+use sky_catalog::AwsCatalog;
+use sky_core::catalog::{Catalog, Catalogs};
 use sky_core::resources::{CpuSpec, MemorySpec};
 use sky_core::{CloudId, Dag, Resources};
 use sky_optimizer::{Block, BlockList, Objective, Options, optimize};
@@ -14,12 +14,7 @@ use sky_optimizer::{Block, BlockList, Objective, Options, optimize};
 use crate::support::*;
 
 fn aws() -> Arc<AwsCatalog> {
-    let dir = PathBuf::from(
-        // The run-time value (cargo sets it for tests, benches and `cargo run`): the
-        // compile-time one is stale in a binary reused from another checkout path.
-        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
-    )
-    .join("../sky-core/tests/fixtures/catalogs/aws/vms.csv");
+    let dir = sky_catalog::testing::fixture_dir().join("aws/vms.csv");
     Arc::new(AwsCatalog::from_path(dir).expect("the AWS fixture loads"))
 }
 

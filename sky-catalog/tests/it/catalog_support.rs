@@ -5,31 +5,18 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use sky_core::catalog::{AwsCatalog, AzureCatalog, GcpCatalog};
+use sky_catalog::{AwsCatalog, AzureCatalog, GcpCatalog};
 
-/// The directory with SkyPilot's real GCP and Azure catalogs (never copied into the repo).
+/// The directory with SkyPilot's GCP and Azure catalogs: `SKY_TEST_CATALOG_DIR` (the full
+/// catalogs, never copied into the repo), else the trimmed copies committed in
+/// `tests/fixtures/trimmed`.
 pub fn shared_dir() -> PathBuf {
-    std::env::var_os("SKY_TEST_CATALOG_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(
-                // The run-time value (cargo sets it for tests, benches and `cargo run`): the
-                // compile-time one is stale in a binary reused from another checkout path.
-                std::env::var_os("CARGO_MANIFEST_DIR")
-                    .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
-            )
-            .join("../../shared/catalogs")
-        })
+    sky_catalog::testing::test_catalog_dir()
 }
 
-/// The directory of the small AWS fixture (`aws/vms.csv`).
+/// The directory of the small hand-made AWS fixture (`aws/vms.csv`, and no other cloud).
 pub fn fixture_dir() -> PathBuf {
-    PathBuf::from(
-        // The run-time value (cargo sets it for tests, benches and `cargo run`): the
-        // compile-time one is stale in a binary reused from another checkout path.
-        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
-    )
-    .join("tests/fixtures/catalogs")
+    sky_catalog::testing::fixture_dir()
 }
 
 pub fn gcp() -> Arc<GcpCatalog> {

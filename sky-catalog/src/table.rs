@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 
 use rustc_hash::FxHashMap as HashMap;
 
-use super::CatalogError;
-use super::gpu::GpuInfo;
+use crate::gpu::GpuInfo;
+use crate::rules::CloudRules;
+use sky_core::catalog::CatalogError;
 
 /// An interned string id; [`NONE`] stands for an empty field.
 pub(crate) type Sym = u32;
@@ -92,17 +93,6 @@ impl Row {
     pub(crate) fn price_on(&self, spot: bool) -> f64 {
         if spot { self.spot } else { self.price }
     }
-}
-
-/// Which SkyPilot column layout a file has.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Layout {
-    /// AWS: has `AvailabilityZone` (zone ids) and `Arch`.
-    Aws,
-    /// GCP: has `AvailabilityZone`.
-    Gcp,
-    /// Azure: no zones; has `Generation`.
-    Azure,
 }
 
 /// A parsed catalog file.
@@ -224,7 +214,7 @@ struct Columns {
 impl Columns {
     fn from_header(
         header: &csv::ByteRecord,
-        layout: Layout,
+        rules: &CloudRules,
         path: &Path,
     ) -> Result<Self, CatalogError> {
         let names: Vec<&str> = header
@@ -242,11 +232,12 @@ impl Columns {
                 ),
             })
         };
-        let (zone, extra) = match layout {
-            Layout::Aws => (Some(need("AvailabilityZone")?), find("Arch")),
-            Layout::Gcp => (Some(need("AvailabilityZone")?), None),
-            Layout::Azure => (None, find("Generation")),
+        let zone = if rules.zones {
+            Some(need("AvailabilityZone")?)
+        } else {
+            None
         };
+        let extra = rules.extra_column.and_then(find);
         Ok(Columns {
             instance: need("InstanceType")?,
             acc: need("AcceleratorName")?,
@@ -278,19 +269,19 @@ fn number(s: &str) -> Result<f64, ()> {
 
 impl Table {
     /// Reads a whole `vms.csv` file.
-    pub(crate) fn from_path(path: &Path, layout: Layout) -> Result<Table, CatalogError> {
+    pub(crate) fn from_path(path: &Path, rules: &CloudRules) -> Result<Table, CatalogError> {
         let file = std::fs::File::open(path).map_err(|source| CatalogError::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        Table::from_reader(file, path, layout)
+        Table::from_reader(file, path, rules)
     }
 
     /// Reads `vms.csv` content; `path` is only used in messages.
     pub(crate) fn from_reader<R: Read>(
         reader: R,
         path: &Path,
-        layout: Layout,
+        rules: &CloudRules,
     ) -> Result<Table, CatalogError> {
         let malformed = |line: u64, message: String| CatalogError::Malformed {
             path: path.to_path_buf(),
@@ -306,7 +297,7 @@ impl Table {
         if header.is_empty() || header.iter().all(|f| f.is_empty()) {
             return Err(malformed(1, "empty file: no header line".into()));
         }
-        let cols = Columns::from_header(&header, layout, path)?;
+        let cols = Columns::from_header(&header, rules, path)?;
 
         let mut strings = Interner::default();
         let mut gpu_ids: HashMap<Box<str>, u32> = HashMap::default();
@@ -656,7 +647,7 @@ mod tests {
     const GCP_HEADER: &str = "InstanceType,vCPUs,MemoryGiB,AcceleratorName,AcceleratorCount,GpuInfo,Region,AvailabilityZone,Price,SpotPrice\n";
 
     fn parse(text: &str) -> Result<Table, CatalogError> {
-        Table::from_reader(text.as_bytes(), Path::new("t.csv"), Layout::Gcp)
+        Table::from_reader(text.as_bytes(), Path::new("t.csv"), &crate::gcp::RULES)
     }
 
     #[test]

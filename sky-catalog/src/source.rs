@@ -25,8 +25,8 @@ use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
-use super::CatalogError;
-use crate::cloud::CloudId;
+use sky_core::CloudId;
+use sky_core::catalog::CatalogError;
 
 /// The environment variable naming a directory of SkyPilot v8 catalogs to use as is.
 pub const CATALOG_DIR_ENV: &str = "SKY_CATALOG_DIR";
@@ -42,13 +42,13 @@ enum Location {
 /// Where to read catalogs from, and whether and how to download them. A builder:
 ///
 /// ```no_run
-/// use sky_core::catalog::{CatalogSource, Catalogs};
+/// use sky_catalog::CatalogSource;
 /// use sky_core::CloudId;
 ///
 /// // SkyPilot's catalogs in ~/.sky/catalogs/v8, downloaded or refreshed as needed:
-/// let catalogs = Catalogs::load(&CatalogSource::new(), &[CloudId::Aws, CloudId::Gcp])?;
+/// let catalogs = sky_catalog::load(&CatalogSource::new(), &[CloudId::Aws, CloudId::Gcp])?;
 /// // A directory of catalog files, used as is:
-/// let catalogs = Catalogs::load(&CatalogSource::new().dir("/data/catalogs"), &[CloudId::Gcp])?;
+/// let catalogs = sky_catalog::load(&CatalogSource::new().dir("/data/catalogs"), &[CloudId::Gcp])?;
 /// # Ok::<(), sky_core::catalog::CatalogError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use sky_catalog::{CatalogSource, GcpCatalog};
 use sky_core::CloudId;
-use sky_core::catalog::{Catalog, CatalogError, CatalogSource, Catalogs, GcpCatalog};
+use sky_core::catalog::{Catalog, CatalogError};
 use sky_core::resources::Resources;
 
 const HEADER: &str = "InstanceType,vCPUs,MemoryGiB,AcceleratorName,AcceleratorCount,GpuInfo,Region,AvailabilityZone,Price,SpotPrice\n";
@@ -19,8 +20,7 @@ fn body(price: &str) -> String {
     format!("{HEADER}n2-standard-8,8.0,32.0,,,,us-central1,us-central1-a,{price},0.1\n")
 }
 
-/// A tiny HTTP server serving `<anything>/gcp/vms.csv` (and `common/accelerators.csv`),
-/// counting requests. It lives until the test process ends.
+/// A tiny HTTP server serving `<anything>/gcp/vms.csv`, counting requests. It lives until the test process ends.
 struct Server {
     url: String,
     hits: Arc<AtomicUsize>,
@@ -43,11 +43,6 @@ fn handle(mut stream: TcpStream, hits: &AtomicUsize, body: &Mutex<String>) {
     let path = request_line.split_whitespace().nth(1).unwrap_or("");
     let (status, content) = if path.ends_with("/gcp/vms.csv") {
         ("200 OK", body.lock().unwrap().clone())
-    } else if path.ends_with("/common/accelerators.csv") {
-        (
-            "200 OK",
-            "AcceleratorName,Clouds\nV100,\"['GCP']\"\n".to_string(),
-        )
     } else {
         ("404 Not Found", "not found".to_string())
     };
@@ -200,7 +195,7 @@ fn server_down_uses_the_cache_or_reports_offline() {
         Err(CatalogError::Offline { .. })
     ));
     let hits = server.hits.load(Ordering::SeqCst);
-    let e = Catalogs::load(
+    let e = sky_catalog::load(
         &CatalogSource::new()
             .cache_dir(empty.path())
             .base_url(&server.url),
@@ -215,15 +210,14 @@ fn server_down_uses_the_cache_or_reports_offline() {
 }
 
 #[test]
-fn catalogs_load_downloads_catalogs_and_registry() {
+fn catalogs_load_downloads_catalogs() {
     let server = serve(&body("0.5"));
     let tmp = tempfile::tempdir().unwrap();
     let source = CatalogSource::new()
         .cache_dir(tmp.path())
         .base_url(&server.url);
-    let cs = Catalogs::load(&source, &[CloudId::Gcp]).unwrap();
+    let cs = sky_catalog::load(&source, &[CloudId::Gcp]).unwrap();
     assert_eq!(cs.clouds(), [CloudId::Gcp]);
-    assert_eq!(cs.accelerator_registry().unwrap().clouds("V100"), ["GCP"]);
-    assert!(tmp.path().join("common/accelerators.csv").is_file());
-    assert_eq!(server.hits.load(Ordering::SeqCst), 2);
+    assert!(tmp.path().join("gcp/vms.csv").is_file());
+    assert_eq!(server.hits.load(Ordering::SeqCst), 1);
 }

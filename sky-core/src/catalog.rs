@@ -1,17 +1,16 @@
 //! Price catalogs: what each cloud offers, where, and at what hourly price.
 //!
-//! sky reads SkyPilot's catalog files unchanged (schema v8: `<dir>/<cloud>/vms.csv` and
-//! `<dir>/common/accelerators.csv`). [`Catalog`] is the pure, synchronous query interface the
-//! optimizer uses; [`Catalogs`] holds one catalog per enabled cloud.
+//! [`Catalog`] is the pure, synchronous query interface the optimizer uses; [`Catalogs`]
+//! holds one catalog per enabled cloud. This module has the interface and its plain types
+//! only: the engine that reads SkyPilot's v8 CSV catalogs (AWS, GCP, Azure; where the files
+//! come from, downloading them, SkyPilot's selection rules) is the `sky-catalog` crate, so
+//! that the optimizer and embedders with catalogs of their own compile none of it.
 //!
-//! Loading, indexing and the SkyPilot selection rules (default CPU families, GCP's N1 GPU
-//! host rules, region/zone price order) live in the submodules.
-//!
-//! - [`CatalogSource`]: where the files come from (a directory, `SKY_CATALOG_DIR`, or
-//!   SkyPilot's hosted catalogs cached in `~/.sky/catalogs/v8`, downloaded and refreshed).
-//! - [`AwsCatalog`], [`GcpCatalog`], [`AzureCatalog`]: the [`Catalog`] of each cloud.
-//! - [`Catalogs::load`]: the catalogs of several clouds at once (loaded in parallel), with the
-//!   [`AcceleratorRegistry`] of canonical accelerator names.
+//! - [`Catalog`], [`Offering`], [`OfferingRef`], [`Feasibility`], [`Region`],
+//!   [`AcceleratorFilter`], [`AcceleratorOffer`]: the interface and what it answers.
+//! - [`Catalogs`]: the catalogs of the enabled clouds (`sky_catalog::load` fills one from
+//!   SkyPilot's files; [`Catalogs::insert`] adds a catalog of your own).
+//! - [`CatalogError`]: why a catalog could not be loaded or a place is unknown.
 //! - [`egress_cost`]: the tiered internet egress price model.
 
 use std::collections::BTreeMap;
@@ -23,21 +22,11 @@ use serde::{Deserialize, Serialize};
 use crate::cloud::CloudId;
 use crate::resources::Resources;
 
-mod clouds;
 mod egress;
 mod error;
-mod gpu;
-mod query;
-mod registry;
-mod rules;
-mod source;
-mod table;
 
-pub use clouds::{AwsCatalog, AzureCatalog, GcpCatalog};
 pub use egress::egress_cost;
 pub use error::CatalogError;
-pub use registry::AcceleratorRegistry;
-pub use source::{CATALOG_DIR_ENV, CatalogSource};
 
 /// An accelerator attached to an instance: a device name and a count per node.
 #[derive(Clone, Debug, PartialEq, PartialOrd, Serialize, Deserialize)]
@@ -343,76 +332,12 @@ pub trait Catalog: Send + Sync + Debug {
 #[derive(Clone, Debug, Default)]
 pub struct Catalogs {
     by_cloud: BTreeMap<CloudId, Arc<dyn Catalog>>,
-    registry: Option<Arc<AcceleratorRegistry>>,
 }
 
 impl Catalogs {
     /// No catalogs.
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// Loads the SkyPilot catalogs of `clouds` from `source` (in parallel), and the
-    /// accelerator registry (`common/accelerators.csv`; when that file is unavailable, a
-    /// registry of the names in the loaded catalogs, with a warning).
-    ///
-    /// Clouds without a SkyPilot CSV catalog (fake, local, ssh, other) are skipped: their
-    /// backends bring their own [`Catalog`] ([`Catalogs::insert`]).
-    pub fn load(source: &CatalogSource, clouds: &[CloudId]) -> Result<Catalogs, CatalogError> {
-        let mut wanted: Vec<CloudId> = clouds
-            .iter()
-            .filter(|c| matches!(c, CloudId::Aws | CloudId::Gcp | CloudId::Azure))
-            .cloned()
-            .collect();
-        wanted.sort();
-        wanted.dedup();
-        let loaded: Vec<Result<Arc<dyn Catalog>, CatalogError>> = std::thread::scope(|s| {
-            let handles: Vec<_> = wanted
-                .iter()
-                .map(|cloud| {
-                    s.spawn(move || -> Result<Arc<dyn Catalog>, CatalogError> {
-                        Ok(match cloud {
-                            CloudId::Aws => Arc::new(AwsCatalog::load(source)?),
-                            CloudId::Gcp => Arc::new(GcpCatalog::load(source)?),
-                            _ => Arc::new(AzureCatalog::load(source)?),
-                        })
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect()
-        });
-        let mut catalogs = Catalogs::new();
-        for c in loaded {
-            catalogs.insert(c?);
-        }
-        let registry = match AcceleratorRegistry::load(source) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(
-                    "no accelerator registry ({e}); using the accelerator names of the loaded catalogs"
-                );
-                AcceleratorRegistry::from_names(catalogs.iter().flat_map(|c| c.accelerator_names()))
-            }
-        };
-        catalogs.registry = Some(Arc::new(registry));
-        Ok(catalogs)
-    }
-
-    /// The accelerator registry, when one was loaded or set.
-    pub fn accelerator_registry(&self) -> Option<&Arc<AcceleratorRegistry>> {
-        self.registry.as_ref()
-    }
-
-    /// Sets the accelerator registry.
-    pub fn with_registry(mut self, registry: Arc<AcceleratorRegistry>) -> Self {
-        self.registry = Some(registry);
-        self
     }
 
     /// Adds (or replaces) the catalog of its cloud.
