@@ -3,8 +3,11 @@
 //!
 //! ```sh
 //! moto_server -H 127.0.0.1 -p 5000 &
-//! AWS_ENDPOINT_URL=http://127.0.0.1:5000 cargo run --example aws_moto
+//! AWS_ENDPOINT_URL=http://127.0.0.1:5000 cargo run -p sky-examples --features aws --example aws_moto
 //! ```
+//!
+//! It is the one example that needs a cloud backend: the `aws` feature of this package
+//! (`sky/aws`) builds the AWS SDK, which takes minutes the first time.
 //!
 //! Without an endpoint it does nothing unless `SKY_EXAMPLE_REAL_AWS=1` is set too: then it
 //! uses the configured AWS credentials and launches (and terminates) two real instances.

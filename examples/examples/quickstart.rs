@@ -4,7 +4,7 @@
 //! Needs nothing but a Rust toolchain (and bash): no cloud account, no sshd.
 //!
 //! ```sh
-//! cargo run --example quickstart
+//! cargo run -p sky-examples --example quickstart
 //! ```
 
 use std::path::Path;

@@ -22,6 +22,36 @@
 //! [`clouds::Clouds`] turns a state directory into the broker `sky launch` uses: the local
 //! backend, the SSH node pools, and every cloud `sky check` enabled, each with its catalog.
 //!
+//! # Using it from Rust
+//! Load the price catalogs of the clouds you use, read a task (or a DAG of them) and ask the
+//! optimizer for the cheapest placement:
+//!
+//! ```no_run
+//! use sky::catalog::{CatalogSource, Catalogs};
+//! use sky::optimizer::{BlockList, Objective, Options, optimize};
+//! use sky::{CloudId, Dag};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let catalogs = Catalogs::load(&CatalogSource::from_env(), &[CloudId::Gcp, CloudId::Azure])?;
+//! let dag = Dag::from_yaml_file("train.yaml")?;
+//! let plan = optimize(&dag, &catalogs, &BlockList::new(), Objective::Cost, &Options::new())?;
+//! println!("{}", plan.render_table());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A [`Broker`] then provisions the plan with failover, runs the task and manages what it
+//! made. The `sky-examples` package of the repository has complete programs to copy (run one
+//! with `cargo run -p sky-examples --example NAME`):
+//!
+//! - `quickstart`: a 2-node task on this machine (the `local` backend), its logs, teardown;
+//! - `byo_cloud`: a [`provision::Provisioner`] and a [`catalog::Catalog`] of your own,
+//!   named [`CloudId::Other`], registered with [`BrokerBuilder::cloud_with`];
+//! - `custom_policy`: a [`runtime::failover::FailoverPolicy`] of your own
+//!   ([`BrokerBuilder::policy`]), on [`fake::FakeCloud`] with scripted faults;
+//! - `launch_enabled`: [`clouds::Clouds`], the broker `sky launch` uses;
+//! - `aws_moto` (`--features aws`): AWS on the moto emulator.
+//!
 //! # Why a facade
 //! The backends pull in large SDKs (aws-sdk-ec2 alone takes minutes to build). With one crate
 //! per backend behind features, an application pays only for the clouds it enables, and
