@@ -72,7 +72,8 @@ async fn run(clouds: &Clouds) -> Result<(), Box<dyn std::error::Error>> {
     );
     let broker = clouds.broker().await?;
     println!("backends: {}", names(&broker.clouds()));
-    let status = launch(&broker).await;
+    // (The error as text: a boxed error is not `Send`, and the teardown awaits.)
+    let status = launch(&broker).await.map_err(|e| e.to_string());
     // Tear down whatever happened to the job (a failed launch leaves no cluster to remove).
     if broker.status()?.iter().any(|c| c.name == CLUSTER) {
         broker.down(CLUSTER).await?;
