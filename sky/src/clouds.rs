@@ -352,6 +352,7 @@ impl Clouds {
     }
 }
 
+#[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
 fn no_catalog(cloud: &CloudId, e: &dyn std::fmt::Display) {
     tracing::warn!(
         "no {cloud} catalog ({e}): existing {cloud} clusters are managed, nothing new is placed \

@@ -27,12 +27,12 @@
 //! optimizer for the cheapest placement:
 //!
 //! ```no_run
-//! use sky::catalog::{CatalogSource, Catalogs};
+//! use sky::catalog::CatalogSource;
 //! use sky::optimizer::{BlockList, Objective, Options, optimize};
 //! use sky::{CloudId, Dag};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let catalogs = Catalogs::load(&CatalogSource::from_env(), &[CloudId::Gcp, CloudId::Azure])?;
+//! let catalogs = sky::catalog::load(&CatalogSource::from_env(), &[CloudId::Gcp, CloudId::Azure])?;
 //! let dag = Dag::from_yaml_file("train.yaml")?;
 //! let plan = optimize(&dag, &catalogs, &BlockList::new(), Objective::Cost, &Options::new())?;
 //! println!("{}", plan.render_table());

@@ -142,6 +142,10 @@ impl<P: Provisioner> Provisioner for Faulty<P> {
         self.inner.cloud()
     }
 
+    fn catalog(&self) -> Option<std::sync::Arc<dyn crate::catalog::Catalog>> {
+        self.inner.catalog()
+    }
+
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities()
     }

@@ -1,7 +1,7 @@
 //! Failover decisions: what to do when a provider call fails.
 //!
 //! The broker classifies nothing itself: each backend maps its provider's codes to an
-//! [`ErrorKind`] and a [`Scope`] (see [`sky_core::error`]), and a [`FailoverPolicy`] turns that
+//! [`ErrorKind`](sky_core::error::ErrorKind) and a [`Scope`](sky_core::error::Scope) (see [`sky_core::error`]), and a [`FailoverPolicy`] turns that
 //! into a [`Decision`]. The default, [`DefaultPolicy`], follows SkyPilot's
 //! `FailoverCloudErrorHandlerV2`; a custom scheduler can supply its own.
 //!

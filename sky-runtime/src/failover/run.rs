@@ -161,7 +161,7 @@ impl<'a> Failover<'a> {
                 zone: zone.clone(),
             };
             match self.try_zone(&provisioner, &target).await? {
-                ZoneOutcome::Up(record) => return Ok(Some(record)),
+                ZoneOutcome::Up(record) => return Ok(Some(*record)),
                 ZoneOutcome::NextZone => {}
                 ZoneOutcome::Reoptimize => return Ok(None),
             }
@@ -200,7 +200,11 @@ impl<'a> Failover<'a> {
                 instance_type: Some(placement.instance_type.clone()),
             };
             let err = match self.bring_up(provisioner.as_ref(), &req).await {
-                Ok(nodes) => return self.up(&nodes, launched).map(ZoneOutcome::Up),
+                Ok(nodes) => {
+                    return self
+                        .up(&nodes, launched)
+                        .map(|r| ZoneOutcome::Up(Box::new(r)));
+                }
                 Err(err) if err.placement().cloud.is_none() => err.with_placement(at.clone()),
                 Err(err) => err,
             };
@@ -396,7 +400,7 @@ impl<'a> Failover<'a> {
 
 /// How the attempts in one zone ended.
 enum ZoneOutcome {
-    Up(ClusterRecord),
+    Up(Box<ClusterRecord>),
     /// This zone is blocked: try the region's next zone.
     NextZone,
     /// The region (or more) is blocked, or the budget ran out: ask the optimizer again.

@@ -41,6 +41,9 @@ impl Provisioner for Crashy {
     fn cloud(&self) -> CloudId {
         self.inner.cloud()
     }
+    fn catalog(&self) -> Option<Arc<dyn sky_core::catalog::Catalog>> {
+        Provisioner::catalog(&self.inner)
+    }
     fn capabilities(&self) -> Capabilities {
         Provisioner::capabilities(&self.inner)
     }
