@@ -382,20 +382,23 @@ fn sky_moto(args: &[&str], home: &std::path::Path, moto: &str, region: &str) -> 
         .expect("run sky")
 }
 
+/// Asserts that `out` exited 0 and returns its stderr.
+fn succeeded(out: &Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn down_of_an_aws_cluster_needs_no_catalog() {
     let Some(moto) = moto() else { return };
     let region = "us-east-1";
     let d = tempfile::tempdir().unwrap();
-    let ok = |out: &Output| {
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    };
+    let ok = succeeded;
     ok(&sky_moto(
         &["check", "aws", "--json"],
         d.path(),
@@ -492,15 +495,7 @@ fn down_of_an_aws_cluster_needs_no_catalog() {
 fn aws_zone_names_are_kept_by_check_and_reused_until_the_configuration_changes() {
     let Some(moto) = moto() else { return };
     let d = tempfile::tempdir().unwrap();
-    let ok = |out: &Output| {
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    };
+    let ok = succeeded;
     let kept = || -> serde_json::Value {
         serde_json::from_slice(&std::fs::read(d.path().join("state/aws_zone_names.json")).unwrap())
             .unwrap()
