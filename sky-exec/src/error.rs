@@ -74,6 +74,9 @@ pub enum ExecError {
          pass it with --env {0}=VALUE"
     )]
     MissingEnv(String),
+    /// A secret the task declares without a value (`secrets: {KEY: null}`) was not given one.
+    #[error("secret {0} is required by the task but has no value; pass it with --secret {0}=VALUE")]
+    MissingSecret(String),
     /// A request that cannot work (bad rank set, missing source, bad process name, ...).
     #[error("{0}")]
     InvalidArgument(String),

@@ -67,7 +67,7 @@ impl Task {
 
     /// Sets a secret environment variable.
     pub fn with_secret(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.secrets.insert(key.into(), Secret::new(value));
+        self.secrets.insert(key.into(), Some(Secret::new(value)));
         self
     }
 

@@ -72,7 +72,8 @@
 //!   values (and `workdir`) when the YAML is read; other `$` text is left alone. Secrets are
 //!   not substituted (they would then be printed as part of the mounts).
 //! - `secrets` in the map form become [`Secret`]s; a secret without a value (`KEY: null`,
-//!   which SkyPilot fills from `--secret`) is rejected as unsupported. The list form of
+//!   which SkyPilot fills from `--secret`) loads as `None` and must be filled in before
+//!   launch, which refuses it otherwise. The list form of
 //!   managed secret names (`secrets: [name1, name2]`), `managed_secrets` and `volumes` are
 //!   accepted and kept in [`Task::extra`] unchanged.
 //! - Booleans are YAML 1.2 (`true`/`false`); where a boolean is expected, PyYAML's `yes`,
@@ -220,6 +221,7 @@ mod validate;
 mod write;
 
 pub use crate::yaml::error::{TaskError, TaskErrorKind};
+pub use indexmap::IndexMap;
 pub use loader::TaskLoader;
 
 /// A secret value. Its `Debug` and `Display` print `<redacted>`; read it with
@@ -322,12 +324,15 @@ pub struct Task {
     pub num_nodes: u32,
     /// Per-node resource alternatives.
     pub resources: ResourceSet,
-    /// Environment variables; a `None` value must be supplied by the caller.
-    pub envs: BTreeMap<String, Option<String>>,
-    /// Secret environment variables; never logged or stored in plain text.
-    pub secrets: BTreeMap<String, Secret>,
-    /// Remote path → source.
-    pub file_mounts: BTreeMap<String, FileMount>,
+    /// Environment variables, in the order they were written; a `None` value must be
+    /// supplied by the caller.
+    pub envs: IndexMap<String, Option<String>>,
+    /// Secret environment variables, in the order they were written; never logged or stored
+    /// in plain text. A `None` value (`KEY: null`) must be supplied by the caller before
+    /// launch, as SkyPilot's `--secret KEY=VALUE` does.
+    pub secrets: IndexMap<String, Option<Secret>>,
+    /// Remote path → source, in the order they were written.
+    pub file_mounts: IndexMap<String, FileMount>,
     /// Runs on every node on launch, before `run`.
     pub setup: Option<String>,
     /// Runs on every node of the task.
@@ -353,9 +358,9 @@ impl Default for Task {
             workdir: None,
             num_nodes: 1,
             resources: ResourceSet::default(),
-            envs: BTreeMap::new(),
-            secrets: BTreeMap::new(),
-            file_mounts: BTreeMap::new(),
+            envs: IndexMap::new(),
+            secrets: IndexMap::new(),
+            file_mounts: IndexMap::new(),
             setup: None,
             run: None,
             inputs: None,

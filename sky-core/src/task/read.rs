@@ -1,10 +1,9 @@
 //! Reading task YAML: text → [`Node`] documents → [`Task`].
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{DataSpec, FileMount, Secret, StorageMount, Task, Workdir};
+use super::{DataSpec, FileMount, IndexMap, Secret, StorageMount, Task, Workdir};
 use crate::resources::names::LoadCtx;
 use crate::resources::parse_duration_secs;
 use crate::resources::read::resource_set_from_node;
@@ -76,7 +75,7 @@ fn is_env_name(s: &str) -> bool {
 
 /// `${VAR}` / `$VAR` substitution as SkyPilot's `_fill_in_env_vars`: names defined in `envs`
 /// (with a value) are replaced, others are left as written.
-pub(crate) fn substitute(s: &str, envs: &BTreeMap<String, Option<String>>) -> String {
+pub(crate) fn substitute(s: &str, envs: &IndexMap<String, Option<String>>) -> String {
     if !s.contains('$') {
         return s.to_owned();
     }
@@ -112,7 +111,7 @@ pub(crate) fn substitute(s: &str, envs: &BTreeMap<String, Option<String>>) -> St
     out
 }
 
-fn substitute_node(node: &Node, envs: &BTreeMap<String, Option<String>>) -> Node {
+fn substitute_node(node: &Node, envs: &IndexMap<String, Option<String>>) -> Node {
     let value = match &node.value {
         Value::Str(s) => Value::Str(substitute(s, envs)),
         Value::Seq(items) => Value::Seq(items.iter().map(|i| substitute_node(i, envs)).collect()),
@@ -190,8 +189,8 @@ pub(crate) fn task_from_node(ctx: &LoadCtx<'_>, node: &Node) -> Result<Task, Tas
     Ok(task)
 }
 
-fn envs(f: &Entry<'_>) -> Result<BTreeMap<String, Option<String>>, TaskError> {
-    let mut out = BTreeMap::new();
+fn envs(f: &Entry<'_>) -> Result<IndexMap<String, Option<String>>, TaskError> {
+    let mut out = IndexMap::new();
     for e in entries(
         f.value,
         &f.path,
@@ -241,21 +240,13 @@ fn secrets(f: &Entry<'_>, task: &mut Task) -> Result<(), TaskError> {
                         &e.path,
                     ));
                 }
-                if matches!(e.value.value, Value::Null) {
-                    return Err(TaskError::at(
-                        TaskErrorKind::Unsupported {
-                            message: format!(
-                                "secret `{}` has no value; sky needs the value in the task \
-                                 (or set it with Task::with_secret)",
-                                e.key
-                            ),
-                        },
-                        &e.path,
-                        e.value,
-                    ));
-                }
-                task.secrets
-                    .insert(e.key, Secret::new(scalar_text(e.value, &e.path)?));
+                // A secret without a value is filled in by the caller before launch
+                // (SkyPilot's `--secret KEY=VALUE`); launching without one is refused.
+                let value = match e.value.value {
+                    Value::Null => None,
+                    _ => Some(Secret::new(scalar_text(e.value, &e.path)?)),
+                };
+                task.secrets.insert(e.key, value);
             }
             Ok(())
         }
@@ -316,8 +307,8 @@ pub(crate) fn mount_source(s: &str) -> Result<FileMount, String> {
     }
 }
 
-fn file_mounts(v: &Node, p: &FieldPath) -> Result<BTreeMap<String, FileMount>, TaskError> {
-    let mut out = BTreeMap::new();
+fn file_mounts(v: &Node, p: &FieldPath) -> Result<IndexMap<String, FileMount>, TaskError> {
+    let mut out = IndexMap::new();
     for e in entries(v, p, None, "a mapping of remote paths to sources")? {
         if e.key.trim().is_empty() {
             return Err(invalid("the remote path is empty", e.key_node, &e.path));
@@ -514,7 +505,7 @@ mod tests {
 
     #[test]
     fn substitution_matches_skypilot() {
-        let envs: BTreeMap<String, Option<String>> = [
+        let envs: IndexMap<String, Option<String>> = [
             ("BUCKET".to_string(), Some("data".to_string())),
             ("UNSET".to_string(), None),
             ("B".to_string(), Some("x".to_string())),

@@ -63,11 +63,12 @@ pub(crate) fn task_out(task: &Task, secrets: Secrets) -> Out {
                 task.secrets
                     .iter()
                     .map(|(k, v)| {
-                        let shown = match secrets {
-                            Secrets::Keep => v.expose(),
-                            Secrets::Redact => REDACTED,
+                        let shown = match (v, secrets) {
+                            (None, _) => Out::Null,
+                            (Some(v), Secrets::Keep) => Out::str(v.expose()),
+                            (Some(_), Secrets::Redact) => Out::str(REDACTED),
                         };
-                        (k.clone(), Out::str(shown))
+                        (k.clone(), shown)
                     })
                     .collect(),
             ),

@@ -109,17 +109,25 @@ fn envs_are_strings_or_null() {
 #[test]
 fn secrets_map_and_list_forms() {
     let t = task("secrets:\n  HF_TOKEN: hf_123\n  PORT: 80\n");
-    assert_eq!(t.secrets["HF_TOKEN"].expose(), "hf_123");
-    assert_eq!(t.secrets["PORT"].expose(), "80");
-    assert_eq!(format!("{:?}", t.secrets["HF_TOKEN"]), "<redacted>");
+    assert_eq!(t.secrets["HF_TOKEN"].as_ref().unwrap().expose(), "hf_123");
+    assert_eq!(t.secrets["PORT"].as_ref().unwrap().expose(), "80");
+    assert_eq!(
+        format!("{:?}", t.secrets["HF_TOKEN"].as_ref().unwrap()),
+        "<redacted>"
+    );
     // The list form names managed secrets; it is kept in `extra`.
     let t = task("secrets: [db-password, api-key]");
     assert!(t.secrets.is_empty());
     assert_eq!(t.extra["secrets"], json!(["db-password", "api-key"]));
-    // A secret without a value cannot be launched by sky.
-    let e = err("secrets:\n  TOKEN:\n");
-    assert!(matches!(e.kind(), TaskErrorKind::Unsupported { .. }));
-    assert_eq!(e.path(), "secrets.TOKEN");
+    // A secret without a value loads, as in SkyPilot; the caller fills it in before launch,
+    // and the file's order is kept.
+    let t = task("secrets:\n  ZED: z\n  TOKEN:\n  ALPHA: a\n");
+    assert_eq!(
+        t.secrets.keys().collect::<Vec<_>>(),
+        ["ZED", "TOKEN", "ALPHA"]
+    );
+    assert!(t.secrets["TOKEN"].is_none());
+    assert!(t.to_yaml_string().unwrap().contains("TOKEN: null"));
     let e = err("secrets: [1]");
     assert_eq!(e.path(), "secrets[0]");
 }

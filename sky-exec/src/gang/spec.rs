@@ -128,7 +128,8 @@ impl JobSpec {
     /// The spec of `task` as job `job_id` on `cluster`, started at `run_timestamp` (see
     /// [`run_timestamp`]).
     ///
-    /// Fails with [`ExecError::MissingEnv`] for an env declared without a value and
+    /// Fails with [`ExecError::MissingEnv`] for an env declared without a value,
+    /// [`ExecError::MissingSecret`] for such a secret, and
     /// [`ExecError::InvalidEnv`] for a name a shell cannot export.
     pub fn from_task(
         task: &Task,
@@ -144,18 +145,21 @@ impl JobSpec {
             }
             envs.insert(k.clone(), v);
         }
-        if let Some(bad) = task
-            .secrets
-            .keys()
-            .find(|k| !crate::shell::valid_env_name(k))
-        {
-            return Err(ExecError::InvalidEnv(bad.clone()));
+        let mut secrets = BTreeMap::new();
+        for (k, v) in &task.secrets {
+            let v = v
+                .clone()
+                .ok_or_else(|| ExecError::MissingSecret(k.clone()))?;
+            if !crate::shell::valid_env_name(k) {
+                return Err(ExecError::InvalidEnv(k.clone()));
+            }
+            secrets.insert(k.clone(), v);
         }
         Ok(JobSpec {
             task_id: task_id(run_timestamp, &cluster.name, job_id),
             cluster,
             envs,
-            secrets: task.secrets.clone(),
+            secrets,
             setup: task.setup.clone(),
             run: task.run.clone(),
             cwd: task.workdir.as_ref().map(|_| REMOTE_WORKDIR.to_string()),
@@ -211,7 +215,7 @@ mod tests {
         task.envs.insert("A".into(), Some("1".into()));
         task.envs
             .insert("SKYPILOT_NODE_RANK".into(), Some("overridden".into()));
-        task.secrets.insert("TOKEN".into(), Secret::new("t"));
+        task.secrets.insert("TOKEN".into(), Some(Secret::new("t")));
         task.workdir = Some(Workdir::Path("/tmp".into()));
         let cluster = ClusterMeta::new("c1", CloudId::Gcp)
             .with_region("us-central1")
@@ -249,7 +253,8 @@ mod tests {
             Err(ExecError::MissingEnv(n)) if n == "HF_TOKEN"
         ));
         let mut task = Task::new();
-        task.secrets.insert("bad name".into(), Secret::new("x"));
+        task.secrets
+            .insert("bad name".into(), Some(Secret::new("x")));
         assert!(matches!(
             JobSpec::from_task(&task, 1, c, "sky-x"),
             Err(ExecError::InvalidEnv(_))

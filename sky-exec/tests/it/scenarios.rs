@@ -217,8 +217,10 @@ while [ ! -e ~/release-13 ]; do sleep 0.05; done
 "#,
     );
     task.envs.insert("MY_VAR".into(), Some("visible".into()));
-    task.secrets.insert("TOKEN".into(), Secret::new(TOKEN));
-    task.secrets.insert("MULTI".into(), Secret::new(MULTI));
+    task.secrets
+        .insert("TOKEN".into(), Some(Secret::new(TOKEN)));
+    task.secrets
+        .insert("MULTI".into(), Some(Secret::new(MULTI)));
     let job = GangJob::for_task(13, &task, f.nodes().await).unwrap();
     job.start(Phase::Run, &spec(&task, 13)).await.unwrap();
     eventually("every rank to print READY", || async {
