@@ -14,7 +14,8 @@ pub struct ValidateArgs {
     file: PathBuf,
 }
 
-/// Parses and validates the file; prints the normalised task(s). Bad input exits 1.
+/// Parses and validates the file; prints the normalised task(s), then (on stderr, or as
+/// `notes` in JSON) what the optimizer will skip and a launch will refuse. Bad input exits 1.
 pub fn run(g: &Global, a: &ValidateArgs) -> CmdResult {
     // Catalog checks (accelerator names, regions) when catalogs are at hand; syntax only
     // otherwise.
@@ -30,6 +31,8 @@ pub fn run(g: &Global, a: &ValidateArgs) -> CmdResult {
     let yaml = dag
         .to_yaml_string()
         .map_err(|e| Failure::new("invalid_task", e.to_string(), 1))?;
+    // What the optimizer will skip and what a launch will refuse or keep unused.
+    let notes = dag.notes(catalogs.as_ref().unwrap_or(&sky::catalog::Catalogs::new()));
     if g.json {
         let docs: Vec<serde_json::Value> = yaml
             .split("\n---\n")
@@ -42,12 +45,16 @@ pub fn run(g: &Global, a: &ValidateArgs) -> CmdResult {
             "tasks": dag.len(),
             "edges": dag.edges(),
             "documents": docs,
+            "notes": notes,
         });
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {
         print!("{yaml}");
         if !yaml.ends_with('\n') {
             println!();
+        }
+        for n in &notes {
+            eprintln!("note ({}): {n}", n.kind.as_str());
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -40,6 +40,40 @@ impl CloudId {
         CloudId::Ssh,
     ];
 
+    /// Clouds SkyPilot knows (its `ALL_CLOUDS`, plus the `k8s` spelling) that sky has no
+    /// backend for. Task YAML may name them, as in SkyPilot; they parse to
+    /// [`CloudId::Other`], and the optimizer excludes their alternatives with that reason.
+    pub const SKYPILOT_ONLY: [&'static str; 23] = [
+        "ibm",
+        "lambda",
+        "scp",
+        "oci",
+        "kubernetes",
+        "runpod",
+        "vast",
+        "vsphere",
+        "cudo",
+        "fluidstack",
+        "paperspace",
+        "primeintellect",
+        "do",
+        "nebius",
+        "slurm",
+        "hyperbolic",
+        "seeweb",
+        "shadeform",
+        "yotta",
+        "mithril",
+        "verda",
+        "coreweave",
+        "cloudflare",
+    ];
+
+    /// Whether this is a SkyPilot cloud sky has no backend for ([`CloudId::SKYPILOT_ONLY`]).
+    pub fn is_skypilot_only(&self) -> bool {
+        matches!(self, CloudId::Other(name) if CloudId::SKYPILOT_ONLY.contains(&name.as_str()))
+    }
+
     /// The canonical lower-case name (`aws`, `gcp`, `azure`, ...).
     pub fn as_str(&self) -> &str {
         match self {

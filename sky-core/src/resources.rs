@@ -167,7 +167,10 @@ impl ImageId {
 /// A managed-job recovery strategy (`job_recovery`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct JobRecovery {
-    /// Upper-cased strategy (`FAILOVER`, `EAGER_NEXT_REGION`); `None` for `none`/disabled.
+    /// The upper-cased strategy: `FAILOVER`, `EAGER_NEXT_REGION`, or `NONE` for `none`
+    /// (recovery off). `None` when the YAML gives no strategy, e.g. `job_recovery:
+    /// {max_restarts_on_errors: 1}`: the managed-job default strategy applies, and the
+    /// restart budget is kept.
     pub strategy: Option<String>,
     /// Restarts allowed after user-code failures.
     pub max_restarts_on_errors: u32,

@@ -263,6 +263,8 @@ impl<'a> Enumerator<'a> {
                     if found.is_empty() {
                         let why = if self.all_clouds.contains(c) {
                             "is excluded by the optimizer options"
+                        } else if c.is_skypilot_only() {
+                            "is a SkyPilot cloud sky has no backend for"
                         } else {
                             "is not enabled"
                         };

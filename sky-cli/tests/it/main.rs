@@ -45,15 +45,16 @@ fn optimize_json_has_exactly_the_documented_shape() {
     );
     let v = json(&out);
     let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    // The documented order (`Plan::to_json`).
     assert_eq!(
         keys,
         [
-            "egress",
             "objective",
-            "placements",
             "solver",
             "total_cost",
-            "total_time_s"
+            "total_time_s",
+            "placements",
+            "egress"
         ]
     );
     assert_eq!(v["objective"], "cost");
@@ -99,16 +100,15 @@ fn optimize_exit_codes() {
     let v = json(&out);
     assert_eq!(v["error"]["kind"], "resources_unavailable");
     assert!(v["error"]["message"].as_str().unwrap().contains("V100:4"));
-    // An accelerator no catalog has: also no feasible plan, with a suggestion.
+    // An accelerator no catalog has: the file is valid (as in SkyPilot) and the optimizer
+    // finds no feasible plan, with a suggestion.
     let f = write(d.path(), "b.yaml", "resources:\n  accelerators: V1000:1\n");
     let out = sky(&["optimize", &f, "--json"], d.path());
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        json(&out)["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("did you mean `V100`")
-    );
+    let v = json(&out);
+    assert_eq!(v["error"]["kind"], "resources_unavailable");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.contains("Did you mean: V100"), "{message}");
     // A malformed file: exit 2.
     let f = write(d.path(), "c.yaml", "resources: [\n");
     let out = sky(&["optimize", &f, "--json"], d.path());
@@ -156,6 +156,46 @@ fn validate_prints_the_normalised_task_or_the_error_with_its_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(":3:"), "names the line: {err}");
     assert!(err.contains("did you mean `accelerators`"), "{err}");
+}
+
+#[test]
+fn validate_accepts_skypilot_files_sky_cannot_launch_and_notes_why() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(
+        d.path(),
+        "k8s.yaml",
+        "resources:\n  accelerators: [A100-40GB:1, V100:1]\n  image_id: docker:ubuntu:22.04\n\
+         config: {kubernetes: {provision_timeout: 600}}\nrun: echo\n",
+    );
+    let out = sky(&["validate", &f, "--json"], d.path());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    let notes: Vec<(String, String)> = v["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["kind"].as_str().unwrap().to_owned(),
+                n["path"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let has = |kind: &str, path: &str| notes.iter().any(|(k, p)| k == kind && p == path);
+    assert!(
+        has("infeasible", "resources.ordered[0].accelerators"),
+        "{notes:?}"
+    );
+    assert!(
+        has("refused_at_launch", "resources.ordered[1].image_id"),
+        "{notes:?}"
+    );
+    assert!(has("kept", "config.kubernetes"), "{notes:?}");
 }
 
 #[test]

@@ -212,6 +212,11 @@ impl Autostop {
 pub(crate) const DEFAULT_IDLE_MINUTES: u32 = 5;
 
 impl JobRecovery {
+    /// Whether recovery is switched off (`job_recovery: none`).
+    pub fn is_disabled(&self) -> bool {
+        self.strategy.as_deref() == Some("NONE")
+    }
+
     /// A strategy by name (`FAILOVER`, `EAGER_NEXT_REGION`; upper-cased), with no restarts on
     /// user-code errors.
     pub fn strategy(name: &str) -> Self {

@@ -88,9 +88,6 @@ pub(super) fn accelerator_args(
 
 fn recovery_strategy(s: &str, v: &Node, p: &FieldPath) -> Result<Option<String>, TaskError> {
     let upper = s.trim().to_ascii_uppercase();
-    if upper == "NONE" {
-        return Ok(None);
-    }
     if JOB_RECOVERY_STRATEGIES.contains(&upper.as_str()) {
         return Ok(Some(upper));
     }

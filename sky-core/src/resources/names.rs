@@ -7,35 +7,6 @@ use crate::cloud::CloudId;
 use crate::yaml::access::near;
 use crate::yaml::error::TaskErrorKind;
 
-/// Clouds that SkyPilot knows (its `ALL_CLOUDS`) but sky has no backend for: naming one is
-/// an "unsupported" error rather than an "unknown cloud" one.
-const SKYPILOT_ONLY_CLOUDS: [&str; 24] = [
-    "ibm",
-    "lambda",
-    "scp",
-    "oci",
-    "kubernetes",
-    "k8s",
-    "runpod",
-    "vast",
-    "vsphere",
-    "cudo",
-    "fluidstack",
-    "paperspace",
-    "primeintellect",
-    "do",
-    "nebius",
-    "slurm",
-    "hyperbolic",
-    "seeweb",
-    "shadeform",
-    "yotta",
-    "mithril",
-    "verda",
-    "coreweave",
-    "cloudflare",
-];
-
 /// The name used in messages: `AWS`, `GCP`, `Azure`, else the cloud's id.
 pub(crate) fn cloud_display(c: &CloudId) -> String {
     match c {
@@ -99,20 +70,16 @@ impl LoadCtx<'_> {
         if let Some(c) = allowed.iter().find(|c| c.as_str() == lower) {
             return Ok(c.clone());
         }
-        if SKYPILOT_ONLY_CLOUDS.contains(&lower.as_str()) {
-            let names: Vec<&str> = CloudId::KNOWN.iter().map(CloudId::as_str).collect();
-            return Err(NameError {
-                kind: TaskErrorKind::Unsupported {
-                    message: format!(
-                        "cloud `{raw}` is a SkyPilot cloud that sky has no backend for; sky \
-                         supports {} (register a catalog for a cloud of your own)",
-                        names.join(", ")
-                    ),
-                },
-                suggestion: None,
-            });
+        // A SkyPilot cloud sky has no backend for is a valid name, as in SkyPilot: its
+        // alternatives load, and the optimizer excludes them with that reason.
+        if CloudId::SKYPILOT_ONLY.contains(&lower.as_str()) {
+            return Ok(CloudId::Other(lower));
         }
-        let names: Vec<&str> = allowed.iter().map(CloudId::as_str).collect();
+        let names: Vec<&str> = allowed
+            .iter()
+            .map(CloudId::as_str)
+            .chain(CloudId::SKYPILOT_ONLY)
+            .collect();
         Err(NameError {
             kind: TaskErrorKind::UnknownCloud {
                 name: raw.to_owned(),
@@ -121,22 +88,36 @@ impl LoadCtx<'_> {
         })
     }
 
-    /// The catalog spelling of an accelerator name (`v100` → `V100`); the name unchanged
-    /// when there are no catalogs to check against.
-    pub(crate) fn canonical_accelerator(&self, name: &str) -> Result<String, NameError> {
-        let Some(catalogs) = self.catalogs() else {
-            return Ok(name.to_owned());
-        };
+    /// The catalog spelling of an accelerator name (`v100` → `V100`).
+    ///
+    /// A name no catalog at hand offers is kept as written: as in SkyPilot, such an
+    /// alternative is not a load error but an infeasible candidate, which the optimizer
+    /// excludes with its reason (see [`crate::task::Task::notes`] for the warning).
+    pub(crate) fn canonical_accelerator(&self, name: &str) -> String {
+        self.catalogs()
+            .and_then(|catalogs| {
+                catalogs
+                    .iter()
+                    .flat_map(|c| c.accelerator_names())
+                    .find(|n| n.eq_ignore_ascii_case(name))
+            })
+            .unwrap_or_else(|| name.to_owned())
+    }
+
+    /// Why no catalog at hand offers accelerator `name`, with a near name; `None` when one
+    /// does (or there are no catalogs to ask).
+    pub(crate) fn unknown_accelerator(&self, name: &str) -> Option<NameError> {
+        let catalogs = self.catalogs()?;
         let mut names: Vec<String> = catalogs
             .iter()
             .flat_map(|c| c.accelerator_names())
             .collect();
+        if names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            return None;
+        }
         names.sort();
         names.dedup();
-        if let Some(n) = names.iter().find(|n| n.eq_ignore_ascii_case(name)) {
-            return Ok(n.clone());
-        }
-        Err(NameError {
+        Some(NameError {
             kind: TaskErrorKind::UnknownAccelerator {
                 name: name.to_owned(),
             },

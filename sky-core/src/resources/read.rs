@@ -207,6 +207,26 @@ fn expand_entries(
                 &nested.path,
             ));
         }
+        // SkyPilot's schema for one entry allows one accelerator: a string or a one-key
+        // mapping, not a list or a set.
+        if let Some(acc) = inner.iter().find(|f| f.key == "accelerators") {
+            let many = match &acc.value.value {
+                Value::Seq(_) => Some("a list"),
+                Value::Map(m) if m.len() > 1 => Some("a set of several"),
+                _ => None,
+            };
+            if let Some(shape) = many {
+                return Err(conflict(
+                    format!(
+                        "an `{}` entry names one accelerator, not {shape}; give each \
+                         accelerator its own entry",
+                        list.key
+                    ),
+                    acc.value,
+                    &acc.path,
+                ));
+            }
+        }
         let mut merged: Vec<Entry<'_>> = outer
             .iter()
             .filter(|o| o.key == "labels" || !inner.iter().any(|f| f.key == o.key))
@@ -255,9 +275,7 @@ fn accelerators(
             .map_err(|e: crate::resources::ParseValueError| invalid(e.message, node, path))?;
         match spec {
             AcceleratorSpec::Name { name, count } => {
-                let name = ctx
-                    .canonical_accelerator(&name)
-                    .map_err(|e| name_error(e, node, path))?;
+                let name = ctx.canonical_accelerator(&name);
                 Ok(AcceleratorSpec::Name { name, count })
             }
             other => Ok(other),

@@ -107,12 +107,25 @@ fn resources_fields(r: &Resources, acc: Option<Out>) -> Vec<(String, Out)> {
 }
 
 fn job_recovery_out(jr: &JobRecovery) -> Out {
-    let strategy = jr.strategy.clone().unwrap_or_else(|| "none".into());
-    if jr.max_restarts_on_errors == 0 && jr.recover_on_exit_codes.is_empty() && jr.extra.is_empty()
-    {
-        return Out::Str(strategy);
+    // Only a bare strategy is written as a scalar; a missing strategy stays missing (the
+    // managed-job default applies), which is not `none` (recovery off).
+    let strategy = jr.strategy.as_ref().map(|s| {
+        if s == "NONE" {
+            "none".to_owned()
+        } else {
+            s.clone()
+        }
+    });
+    let bare = jr.max_restarts_on_errors == 0
+        && jr.recover_on_exit_codes.is_empty()
+        && jr.extra.is_empty();
+    if let (Some(s), true) = (&strategy, bare) {
+        return Out::Str(s.clone());
     }
-    let mut m = vec![("strategy".to_owned(), Out::Str(strategy))];
+    let mut m = Vec::new();
+    if let Some(s) = strategy {
+        m.push(("strategy".to_owned(), Out::Str(s)));
+    }
     if jr.max_restarts_on_errors > 0 {
         m.push((
             "max_restarts_on_errors".into(),

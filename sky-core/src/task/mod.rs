@@ -59,9 +59,10 @@
 //! run: python train.py --epochs $EPOCHS
 //! inputs: {s3://my-bucket/train: 100}     # {uri: estimated GB}, one entry; egress model
 //! outputs: {s3://my-bucket/model: 2}
-//! config: {docker: {run_options: [--shm-size=1g]}}   # any mapping, kept as given
+//! config: {docker: {run_options: [--shm-size=1g]}}   # kept; see Task::notes for what a launch refuses
 //! event_callback: echo done        # accepted and kept
-//! service: {...}                   # SkyServe / pools: accepted and kept in Task::extra
+//! service: {...}                   # SkyServe: checked against SkyPilot's service schema,
+//!                                  #   kept in Task::extra (sky does not serve)
 //! pool: {...}
 //! estimated_runtime: 2h            # sky's extension, see below
 //! ```
@@ -130,17 +131,27 @@
 //!     - infra: aws
 //!       accelerators: A100:8
 //!     - infra: gcp
-//!       accelerators: {A100: 8, H100: 8}
+//!       accelerators: H100:8       # one accelerator per entry, as SkyPilot's schema says
 //! ```
 //!
 //! Checks at load time: `instance_type` together with `accelerators` is allowed (the catalog
 //! decides later whether they match); `infra` with `cloud`, `region` or `zone` is an error;
-//! Azure with a zone is an error ("Azure does not support zones"); cloud names must be
-//! clouds sky knows (`aws`, `gcp`, `azure`, `fake`, `local`, `ssh`, or one registered with
-//! [`TaskLoader::with_cloud`] / a catalog). Other SkyPilot clouds, including `k8s/...`, are
-//! rejected as unsupported. With catalogs ([`TaskLoader::with_catalogs`] or
-//! [`Task::validate`]), accelerator names are matched case-insensitively and canonicalised
-//! (`v100` → `V100`), and regions and zones must exist — each with a did-you-mean.
+//! Azure with a zone is an error ("Azure does not support zones"); an `any_of`/`ordered`
+//! entry names one accelerator (a string or a one-key mapping), as SkyPilot's schema says;
+//! cloud names must be clouds sky knows (`aws`, `gcp`, `azure`, `fake`, `local`, `ssh`, one
+//! registered with [`TaskLoader::with_cloud`] / a catalog) or a SkyPilot cloud
+//! ([`CloudId::SKYPILOT_ONLY`](crate::CloudId::SKYPILOT_ONLY): `oci`, `lambda`, `k8s/...`, ...),
+//! which loads as [`CloudId::Other`](crate::CloudId::Other); anything else is an unknown cloud
+//! with a did-you-mean. With catalogs ([`TaskLoader::with_catalogs`] or [`Task::validate`]),
+//! accelerator names are matched case-insensitively and canonicalised (`v100` → `V100`), and
+//! regions and zones must exist, each with a did-you-mean.
+//!
+//! As in SkyPilot, a valid file may ask for what sky cannot give: an alternative no enabled
+//! catalog offers (an accelerator such as `A100-40GB`, a cloud sky has no backend for) is an
+//! infeasible candidate that the optimizer skips with its reason, and only a task none of whose
+//! alternatives is feasible fails to place; fields sky does not implement (`image_id:
+//! docker:...`, most `config:` keys, cloud-URI file mounts) are refused at launch, before
+//! anything is provisioned. [`Task::notes`] lists all of these for a loaded task.
 //!
 //! ## DAGs: several documents
 //!
@@ -188,7 +199,7 @@
 //!
 //! ```text
 //! line 3, column 3: resources.acelerators: unknown field `acelerators`; did you mean `accelerators`?
-//! train.yaml:4:17: resources.any_of[1].accelerators: unknown accelerator `V1OO`: no enabled catalog offers it; did you mean `V100`?
+//! train.yaml:4:17: resources.infra: GCP has no region `us-centrl1`; did you mean `us-central1`?
 //! ```
 //!
 //! No input makes the loader panic.
@@ -216,13 +227,16 @@ use crate::resources::ResourceSet;
 
 mod builder;
 mod loader;
+mod notes;
 mod read;
+mod service;
 mod validate;
 mod write;
 
 pub use crate::yaml::error::{TaskError, TaskErrorKind};
 pub use indexmap::IndexMap;
 pub use loader::TaskLoader;
+pub use notes::{CONFIG_SECTIONS_KEPT, TaskNote, TaskNoteKind, refused_config_keys};
 
 /// A secret value. Its `Debug` and `Display` print `<redacted>`; read it with
 /// [`Secret::expose`] only where it is handed to the task's process.
@@ -418,6 +432,26 @@ impl Task {
     pub fn validate(&self, catalogs: &Catalogs) -> Result<(), TaskError> {
         validate::validate_task(self, catalogs)
     }
+
+    /// What this valid task asks for that sky will skip, refuse at launch, or keep unused,
+    /// checked against `catalogs` (the enabled clouds): alternatives no enabled catalog can
+    /// offer (an unknown accelerator, with a did-you-mean; a cloud without a sky backend or
+    /// not enabled), and fields a launch refuses (`image_id: docker:...`, unsupported
+    /// `config:` keys, cloud-URI file mounts, envs and secrets without a value) or keeps
+    /// unused (`config.kubernetes`, `service`).
+    ///
+    /// ```
+    /// use sky_core::catalog::Catalogs;
+    /// use sky_core::task::{Task, TaskNoteKind};
+    ///
+    /// let task = Task::from_yaml_str("resources:\n  infra: oci\n").unwrap();
+    /// let notes = task.notes(&Catalogs::new());
+    /// assert_eq!(notes[0].kind, TaskNoteKind::Infeasible);
+    /// assert_eq!(notes[0].path, "resources.infra");
+    /// ```
+    pub fn notes(&self, catalogs: &Catalogs) -> Vec<TaskNote> {
+        notes::task_notes(self, catalogs)
+    }
 }
 
 /// The redacted YAML form ([`Task::to_yaml_string`]).
@@ -456,6 +490,24 @@ impl Dag {
     /// `self`.
     pub fn to_yaml_string_with_secrets(&self) -> Result<String, TaskError> {
         write::dag_to_yaml(self, write::Secrets::Keep)
+    }
+
+    /// [`Task::notes`] for every task; each note names its task when there are several.
+    pub fn notes(&self, catalogs: &Catalogs) -> Vec<TaskNote> {
+        let many = self.len() > 1;
+        let mut out = Vec::new();
+        for (i, t) in self.tasks().iter().enumerate() {
+            for mut n in t.notes(catalogs) {
+                if many {
+                    n.task = Some(match &t.name {
+                        Some(name) => format!("task `{name}`"),
+                        None => format!("task {i}"),
+                    });
+                }
+                out.push(n);
+            }
+        }
+        out
     }
 
     /// [`Task::validate`] for every task; errors name the task.

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::service::check_service;
 use super::{DataSpec, FileMount, IndexMap, Secret, StorageMount, Task, Workdir};
 use crate::resources::names::LoadCtx;
 use crate::resources::parse_duration_secs;
@@ -180,6 +181,10 @@ pub(crate) fn task_from_node(ctx: &LoadCtx<'_>, node: &Node) -> Result<Task, Tas
             }
             "event_callback" => task.event_callback = opt_string(v, p)?,
             "estimated_runtime" => task.estimated_runtime = estimated_runtime(v, p)?,
+            "service" if !matches!(v.value, Value::Null) => {
+                check_service(v, p)?;
+                task.extra.insert(f.key.clone(), json(v, p)?);
+            }
             k if EXTRA_FIELDS.contains(&k) && !matches!(v.value, Value::Null) => {
                 task.extra.insert(f.key.clone(), json(v, p)?);
             }

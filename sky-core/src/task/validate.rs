@@ -4,13 +4,13 @@
 use crate::catalog::Catalogs;
 use crate::cloud::CloudId;
 use crate::resources::names::{LoadCtx, NameError, RegionOrZone};
-use crate::resources::{AcceleratorSpec, Resources, Selection};
+use crate::resources::{Resources, Selection};
 use crate::yaml::error::{FieldPath, TaskError, TaskErrorKind};
 
 use super::Task;
 
 /// The path of alternative `i` of a task's resources, as the YAML would have it.
-fn alternative_path(task: &Task, i: usize) -> FieldPath {
+pub(crate) fn alternative_path(task: &Task, i: usize) -> FieldPath {
     let root = FieldPath::root().key("resources");
     let set = &task.resources;
     match (set.alternatives.len(), set.selection) {
@@ -41,10 +41,6 @@ pub(crate) fn check_resources(
             cloud: "Azure".into(),
         })
         .with_path(&path.key("zone")));
-    }
-    if let Some(AcceleratorSpec::Name { name, .. }) = &r.accelerators {
-        ctx.canonical_accelerator(name)
-            .map_err(|e| named(&path.key("accelerators"), e))?;
     }
     ctx.check_region_zone(r.cloud.as_ref(), r.region.as_deref(), r.zone.as_deref())
         .map_err(|(which, e)| {

@@ -9,6 +9,9 @@ use super::node::{Loc, Node};
 /// thread; real task YAML (even Kubernetes `pod_config` overrides) nests far less.
 pub(crate) const MAX_DEPTH: usize = 32;
 
+/// The most documents (tasks of a DAG) one YAML text may hold.
+pub(crate) const MAX_DOCUMENTS: usize = 1_000_000;
+
 /// Parser options: YAML 1.2 booleans (the loader accepts `yes`/`no` where a boolean is
 /// expected), duplicate keys passed through so the loader reports them with their path, and
 /// the default budget with [`MAX_DEPTH`] and a tighter cap on alias expansion.
@@ -16,6 +19,12 @@ fn options() -> serde_saphyr::Options {
     let mut o = serde_saphyr::Options::default();
     let mut budget = serde_saphyr::Budget::default();
     budget.max_depth = MAX_DEPTH;
+    // A DAG file has one document per task; schedulers generate files of 100,000 tasks and
+    // more. Documents, events and nodes grow with the input's size (capped by the reader's
+    // input budget), unlike alias expansion, which is what YAML bombs use and stays capped.
+    budget.max_documents = MAX_DOCUMENTS;
+    budget.max_events = 64 * MAX_DOCUMENTS;
+    budget.max_nodes = 32 * MAX_DOCUMENTS;
     o.budget = Some(budget);
     // Anchors and aliases are rare in task YAML; cap their expansion well below the
     // library default so that alias bombs fail fast.

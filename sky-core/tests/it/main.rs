@@ -5,6 +5,7 @@ mod fake_catalog;
 mod fake_cloud;
 mod fake_faults;
 mod fake_saga;
+mod skypilot_compat;
 mod task_catalog;
 mod task_dag;
 mod task_errors;

@@ -8,7 +8,7 @@ use sky_core::catalog::{
 };
 use sky_core::resources::{AcceleratorSpec, Resources};
 use sky_core::suggest;
-use sky_core::task::{Task, TaskErrorKind, TaskLoader};
+use sky_core::task::{Task, TaskErrorKind, TaskLoader, TaskNoteKind};
 use sky_core::{CloudId, Dag};
 
 /// Just enough of a catalog: regions with zones and accelerator names.
@@ -152,23 +152,42 @@ fn accelerator_names_are_canonicalised() {
 }
 
 #[test]
-fn unknown_accelerators_get_a_suggestion_and_a_line() {
-    let e = load("name: x\nresources:\n  any_of:\n    - cpus: 4\n    - accelerators: V1OO:4\n")
-        .unwrap_err();
-    assert!(matches!(e.kind(), TaskErrorKind::UnknownAccelerator { name } if name == "V1OO"));
-    assert_eq!(e.path(), "resources.any_of[1].accelerators");
-    assert_eq!(e.line(), Some(5));
-    assert_eq!(e.suggestion(), Some("V100"));
+fn unknown_accelerators_load_and_are_noted_with_a_suggestion() {
+    // As in SkyPilot, an alternative no enabled catalog offers is an infeasible candidate,
+    // not a load error: the task loads with the name as written, and a note says why the
+    // optimizer will skip it.
+    let c = catalogs();
+    let t = load("name: x\nresources:\n  any_of:\n    - cpus: 4\n    - accelerators: V1OO:4\n")
+        .unwrap();
     assert_eq!(
-        e.to_string(),
-        "line 5, column 21: resources.any_of[1].accelerators: unknown accelerator `V1OO`: no \
-         enabled catalog offers it; did you mean `V100`?"
+        t.resources.alternatives[1].accelerators,
+        Some(AcceleratorSpec::named("V1OO", 4.0))
     );
-    let e = load("resources:\n  accelerators: {A100: 1, H100: 8}\n").unwrap_err();
-    assert_eq!(e.path(), "resources.accelerators.H100");
-    let e = load("resources:\n  accelerators: [L4, Q9000]\n").unwrap_err();
-    assert_eq!(e.path(), "resources.accelerators[1]");
-    assert_eq!(e.suggestion(), None);
+    let notes = t.notes(&c);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    let n = &notes[0];
+    assert_eq!(n.kind, TaskNoteKind::Infeasible);
+    assert_eq!(n.path, "resources.any_of[1].accelerators");
+    assert_eq!(n.suggestion.as_deref(), Some("V100"));
+    assert_eq!(
+        n.to_string(),
+        "resources.any_of[1].accelerators: no enabled catalog (azure, gcp, mycloud) offers \
+         accelerator `V1OO`; the optimizer skips this alternative; did you mean `V100`?"
+    );
+    let t = load("resources:\n  accelerators: {A100: 1, H100: 8}\n").unwrap();
+    assert_eq!(t.resources.alternatives.len(), 2);
+    let t = load("resources:\n  accelerators: [L4, Q9000]\n").unwrap();
+    let notes = t.notes(&c);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].path, "resources.ordered[1].accelerators");
+    assert_eq!(notes[0].suggestion, None);
+    // Known names make no note.
+    assert!(
+        load("resources:\n  accelerators: v100\n")
+            .unwrap()
+            .notes(&c)
+            .is_empty()
+    );
 }
 
 #[test]
@@ -226,10 +245,11 @@ fn validate_checks_built_tasks() {
         Resources::new().with_accelerators("A100").unwrap(),
         Resources::new().with_accelerators("A1000").unwrap(),
     ]));
-    let e = bad.validate(&c).unwrap_err();
-    assert_eq!(e.path(), "resources.any_of[1].accelerators");
-    assert_eq!(e.line(), None);
-    assert_eq!(e.suggestion(), Some("A100"));
+    // An unknown accelerator is valid (the optimizer skips that alternative); it is noted.
+    bad.validate(&c).unwrap();
+    let notes = bad.notes(&c);
+    assert_eq!(notes[0].path, "resources.any_of[1].accelerators");
+    assert_eq!(notes[0].suggestion.as_deref(), Some("A100"));
     let bad_zone = Task::new().with_resources(
         Resources::new()
             .with_cloud(CloudId::Azure)
@@ -260,8 +280,16 @@ fn dag_loading_checks_every_task() {
     let c = catalogs();
     let e = TaskLoader::new()
         .with_catalogs(&c)
-        .load_dag_str("name: a\n---\nname: b\nresources: {accelerators: V10}\n")
+        .load_dag_str("name: a\n---\nname: b\nresources: {infra: gcp/us-centrl1}\n")
         .unwrap_err();
     assert_eq!(e.line(), Some(4));
-    assert_eq!(e.suggestion(), Some("V100"));
+    assert_eq!(e.suggestion(), Some("us-central1"));
+    let dag = TaskLoader::new()
+        .with_catalogs(&c)
+        .load_dag_str("name: a\n---\nname: b\n---\nname: c\nresources: {accelerators: V10}\n")
+        .unwrap();
+    let notes = dag.notes(&c);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].task.as_deref(), Some("task `c`"));
+    assert_eq!(notes[0].suggestion.as_deref(), Some("V100"));
 }

@@ -86,10 +86,10 @@ resources:
   any_of:
     - infra: aws
     - infra: gcp
-      accelerators: [A100, {H100: 1}]
+      accelerators: {H100: x}
 ";
     let e = err(yaml);
-    assert_eq!(e.path(), "resources.any_of[1].accelerators[1]");
+    assert_eq!(e.path(), "resources.any_of[1].accelerators.H100");
     assert_eq!(e.line(), Some(6));
     assert_eq!(e.column(), Some(28));
 }

@@ -273,10 +273,22 @@ fn infra_errors() {
     let e = err("infra: awz/us-east-1");
     assert!(matches!(e.kind(), TaskErrorKind::UnknownCloud { .. }));
     assert_eq!(e.suggestion(), Some("aws"));
-    let e = err("infra: k8s/my-context");
-    assert!(matches!(e.kind(), TaskErrorKind::Unsupported { .. }), "{e}");
-    let e = err("infra: lambda");
-    assert!(matches!(e.kind(), TaskErrorKind::Unsupported { .. }), "{e}");
+    // SkyPilot clouds sky has no backend for are valid names, as in SkyPilot.
+    assert_eq!(
+        one("infra: k8s/my-context").cloud,
+        Some(CloudId::Other("kubernetes".into()))
+    );
+    assert_eq!(
+        one("infra: lambda").cloud,
+        Some(CloudId::Other("lambda".into()))
+    );
+    assert_eq!(one("cloud: OCI").cloud, Some(CloudId::Other("oci".into())));
+    let e = err("infra: lambada");
+    assert!(
+        matches!(e.kind(), TaskErrorKind::UnknownCloud { .. }),
+        "{e}"
+    );
+    assert_eq!(e.suggestion(), Some("lambda"));
     assert!(matches!(
         err("infra: a/b/c/d").kind(),
         TaskErrorKind::InvalidValue { .. }
@@ -371,7 +383,7 @@ fn spot_and_job_recovery() {
     );
     assert_eq!(
         one("job_recovery: none").job_recovery,
-        Some(JobRecovery::default())
+        Some(JobRecovery::strategy("NONE"))
     );
     assert_eq!(
         one("spot_recovery: FAILOVER").job_recovery,
@@ -586,7 +598,10 @@ any_of:
     labels: {cloud: aws}
   - infra: gcp
     cpus: 16
-    accelerators: {A100: 8, H100: 8}");
+    accelerators: {A100: 8}
+  - infra: gcp
+    cpus: 16
+    accelerators: H100:8");
     assert_eq!(s.selection, Selection::AnyOf);
     assert_eq!(accs(&s), ["A100:8", "A100:8", "H100:8"]);
     let a = &s.alternatives;

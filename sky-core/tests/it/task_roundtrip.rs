@@ -20,7 +20,7 @@ resources:
     plugin: {x: 1}
   any_of:
     - infra: aws/us-east-1
-      accelerators: {A100: 8, H100: 8}
+      accelerators: {A100: 8}
       cpus: 32+
       memory: 256GB+
       disk_size: 1TB
@@ -186,7 +186,7 @@ fn serde_form_is_the_yaml_mapping_and_round_trips() {
     let json = serde_json::to_value(&t).unwrap();
     assert_eq!(json["name"], "full");
     assert_eq!(json["secrets"]["TOKEN"], "abc");
-    assert_eq!(json["resources"]["any_of"][2]["accelerators"], "tpu-v4-8:1");
+    assert_eq!(json["resources"]["any_of"][1]["accelerators"], "tpu-v4-8:1");
     let back: Task = serde_json::from_value(json).unwrap();
     assert_eq!(back, t);
     // Through serde-saphyr's own entry point (YAML 1.1 booleans: prefer Task::from_yaml_str).

@@ -277,3 +277,66 @@ fn unknown_accelerator_suggests_names() {
     );
     assert!(message.contains("V100:3"), "{message}");
 }
+
+fn load(yaml: &str) -> Dag {
+    sky_core::task::TaskLoader::new()
+        .with_catalogs(real())
+        .load_dag_str(yaml)
+        .unwrap_or_else(|e| panic!("{e}\n---\n{yaml}"))
+}
+
+/// SkyPilot loads a task whose alternatives name an accelerator no enabled catalog offers
+/// (A10G is AWS's, A100-40GB is no catalog's name) or a cloud sky has no backend for, and
+/// its optimizer skips those alternatives. So does sky.
+#[test]
+fn infeasible_alternatives_are_skipped_not_refused() {
+    // An ordered list: the first feasible alternative wins.
+    let dag = load("name: t\nresources:\n  accelerators: [A100-40GB:1, A10G:1, V100:1]\n");
+    let p = solve(&dag, Objective::Cost);
+    let x = &p.placements[0];
+    assert_eq!(
+        x.accelerators.as_ref().map(|a| a.name.as_str()),
+        Some("V100")
+    );
+    // any_of over clouds: OCI has no sky backend, GCP wins.
+    let dag =
+        load("resources:\n  accelerators: V100:1\n  any_of:\n    - infra: oci\n    - infra: gcp\n");
+    let p = solve(&dag, Objective::Cost);
+    let x = &p.placements[0];
+    assert_eq!(x.cloud, CloudId::Gcp);
+}
+
+/// Only a task none of whose alternatives is feasible fails, and the error says why each
+/// was excluded.
+#[test]
+fn all_infeasible_lists_each_reason() {
+    let dag = load(
+        "resources:\n  any_of:\n    - accelerators: A10G:1\n    - infra: oci\n      accelerators: H100:8\n    - accelerators: V1000:1\n",
+    );
+    let err = optimize(
+        &dag,
+        real(),
+        &BlockList::new(),
+        Objective::Cost,
+        &Options::default(),
+    )
+    .unwrap_err();
+    let OptimizeError::ResourcesUnavailable {
+        reasons,
+        suggestions,
+        message,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    let has = |s: &str| reasons.iter().any(|r| r.contains(s));
+    assert!(has("A10G:1"), "{reasons:?}");
+    assert!(has("oci") && has("no backend"), "{reasons:?}");
+    assert!(has("V1000:1"), "{reasons:?}");
+    assert!(
+        suggestions.iter().any(|s| s.starts_with("V100")),
+        "{suggestions:?}"
+    );
+    assert!(message.contains("Did you mean"), "{message}");
+}
