@@ -112,6 +112,7 @@ fn broker_failure(e: BrokerError) -> Failure {
         BrokerError::NotFound { .. } => "not_found",
         BrokerError::InvalidName { .. } => "invalid_argument",
         BrokerError::InvalidState { .. } => "invalid_state",
+        BrokerError::Refused { .. } => "refused",
         _ => "error",
     };
     Failure::new(kind, e.to_string(), 1)
@@ -131,6 +132,18 @@ pub fn launch(g: &Global, a: &LaunchArgs, run: bool) -> CmdResult {
     let task = &dag.tasks()[0];
     let clouds = load::parse_clouds(&a.clouds)?;
     let broker = load::broker(g)?;
+    // Before asking anything: what the optimizer will skip, and what sky cannot honour.
+    for n in task.notes(&broker.catalogs()) {
+        if n.kind == sky::task::TaskNoteKind::Infeasible {
+            eprintln!("note: {n}");
+        }
+    }
+    if run {
+        broker.precheck(task)
+    } else {
+        broker.precheck_resources(task)
+    }
+    .map_err(broker_failure)?;
     if broker.cluster(&a.cluster).is_err() {
         confirm(
             &format!("Launching a new cluster {:?}. Proceed?", a.cluster),

@@ -428,6 +428,9 @@ impl Broker {
     ///   that keeps failing stops the failover with [`BrokerError::TeardownFailed`].
     /// - Another process provisioning the same name gives [`BrokerError::State`] with
     ///   [`StateError::Busy`](crate::state::StateError::Busy).
+    /// - What the task asks for and sky cannot honour is refused first, with nothing created
+    ///   ([`Broker::precheck_resources`]); the task's `resources.autostop` is applied to the
+    ///   cluster once it is up.
     pub async fn provision(
         &self,
         task: &Task,
@@ -435,6 +438,7 @@ impl Broker {
         options: &ProvisionOptions,
     ) -> Result<ClusterRecord, BrokerError> {
         validate_cluster_name(name)?;
+        self.precheck_resources(task)?;
         let (record, created) = self
             .state
             .begin_provision(name, &self.holder, &self.owner)?;
@@ -443,7 +447,15 @@ impl Broker {
             .await;
         // The lease is released whatever happened; a dropped future leaves it to expire.
         let _ = self.state.end_provision(name, &self.holder);
-        result
+        let record = result?;
+        // The task's `resources.autostop` takes effect on the cluster it launched.
+        match crate::precheck::task_autostop(task)? {
+            Some(setting) => {
+                self.state.set_autostop(name, setting)?;
+                self.cluster(name)
+            }
+            None => Ok(record),
+        }
     }
 
     async fn provision_leased(

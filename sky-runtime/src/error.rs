@@ -103,6 +103,15 @@ pub enum BrokerError {
         /// The bound.
         after: std::time::Duration,
     },
+    /// The task asks for something sky does not implement yet; nothing was provisioned (see
+    /// [`Broker::precheck`](crate::Broker::precheck)).
+    #[error("{field}: {message}")]
+    Refused {
+        /// The field path in the task YAML, e.g. `resources.image_id`.
+        field: String,
+        /// What is refused and what to do instead.
+        message: String,
+    },
     /// A provider call of a lifecycle operation failed.
     #[error("cluster {cluster:?}: {error}")]
     Provider {

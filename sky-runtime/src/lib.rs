@@ -16,6 +16,7 @@ pub mod error;
 pub mod failover;
 pub mod jobs;
 pub mod lifecycle;
+mod precheck;
 pub mod state;
 
 pub use broker::{Broker, BrokerBuilder, ProvisionOptions};

@@ -236,7 +236,9 @@ mod write;
 pub use crate::yaml::error::{TaskError, TaskErrorKind};
 pub use indexmap::IndexMap;
 pub use loader::TaskLoader;
-pub use notes::{CONFIG_SECTIONS_KEPT, TaskNote, TaskNoteKind, refused_config_keys};
+pub use notes::{
+    CONFIG_SECTIONS_KEPT, TaskNote, TaskNoteKind, is_container_image, refused_config_keys,
+};
 
 /// A secret value. Its `Debug` and `Display` print `<redacted>`; read it with
 /// [`Secret::expose`] only where it is handed to the task's process.

@@ -118,9 +118,13 @@ fn leaves(path: &FieldPath, v: &serde_json::Value, out: &mut Vec<FieldPath>) {
     }
 }
 
-/// Whether an image is a container image (`docker:<image>`), which sky cannot run yet.
-pub(crate) fn is_docker(image: &ImageId) -> bool {
-    matches!(image, ImageId::Any(s) if s.trim_start().starts_with("docker:"))
+/// Whether an image names a container image, which sky cannot run yet: `docker:<image>`, or
+/// a per-region map with a `docker` entry (SkyPilot's VM image plus container image form).
+pub fn is_container_image(image: &ImageId) -> bool {
+    match image {
+        ImageId::Any(s) => s.trim_start().starts_with("docker:"),
+        ImageId::PerRegion(m) => m.contains_key("docker"),
+    }
 }
 
 pub(crate) fn task_notes(task: &Task, catalogs: &Catalogs) -> Vec<TaskNote> {
@@ -266,7 +270,7 @@ fn alternative_notes(
         );
     }
     if let Some(image) = &r.image_id
-        && is_docker(image)
+        && is_container_image(image)
     {
         note(
             TaskNoteKind::RefusedAtLaunch,

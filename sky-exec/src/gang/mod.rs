@@ -113,6 +113,14 @@ pub struct GangJob {
     kill_grace: Duration,
 }
 
+/// Checks the workdir and file mounts of `task` without copying anything, as
+/// [`GangJob::sync_task_files`] would before its first copy: local sources must exist, the
+/// workdir must be a directory, and cloud URIs and storage mounts are refused
+/// ([`ExecError::Unsupported`]) until sky can copy them.
+pub fn check_task_files(task: &Task) -> Result<()> {
+    SyncPlan::for_task(task).map(|_| ())
+}
+
 impl GangJob {
     /// Job `job_id` on `nodes`, whose ranks must be exactly `0..nodes.len()` (any order).
     pub fn new(job_id: u64, mut nodes: Vec<GangNode>) -> Result<Self> {

@@ -5,5 +5,6 @@ mod dependencies;
 mod golden;
 mod properties;
 mod real_catalogs;
+mod skypilot_corpus;
 mod support;
 mod zones;

@@ -12,7 +12,7 @@ use sky_optimizer::{BlockList, Objective, OptimizeError, Options, Plan, Solver, 
 
 use crate::support::*;
 
-fn real() -> &'static Catalogs {
+pub fn real() -> &'static Catalogs {
     static CATALOGS: OnceLock<Catalogs> = OnceLock::new();
     CATALOGS.get_or_init(|| {
         sky_catalog::load(

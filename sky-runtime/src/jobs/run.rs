@@ -43,21 +43,16 @@ impl Broker {
     /// submitted (and started when nodes are free); follow it with [`Broker::logs`] or
     /// [`Broker::wait_job`].
     ///
-    /// Envs without a value and cloud-URI file mounts fail before anything is provisioned
-    /// or copied.
+    /// Everything [`Broker::precheck`] checks (envs and secrets without a value, missing local
+    /// sources, cloud-URI file mounts, fields sky does not implement) fails before anything
+    /// is provisioned or copied.
     pub async fn launch(
         &self,
         task: &Task,
         name: &str,
         options: &ProvisionOptions,
     ) -> Result<Launched, BrokerError> {
-        JobSpec::from_task(
-            task,
-            0,
-            ClusterMeta::new(name, sky_core::CloudId::Local),
-            "sky-x",
-        )
-        .map_err(|e| self.exec_err(name, e))?;
+        self.precheck(task)?;
         let cluster = self.provision(task, name, options).await?;
         let has_files = task.workdir.is_some() || !task.file_mounts.is_empty();
         if !has_files && task.setup.is_none() && task.run.is_none() {

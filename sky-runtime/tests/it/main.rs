@@ -8,4 +8,5 @@ mod concurrency;
 mod failover;
 mod jobs;
 mod lifecycle;
+mod precheck;
 mod saga;
