@@ -261,6 +261,34 @@ fn launch_status_down_on_the_fake_cloud() {
 }
 
 #[test]
+fn launch_refuses_what_sky_cannot_honour_before_creating_anything() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(
+        d.path(),
+        "docker.yaml",
+        "resources:\n  image_id: docker:ubuntu:22.04\nrun: cat /etc/os-release\n",
+    );
+    let out = sky(&["launch", &f, "-c", "dock", "-y", "--json"], d.path());
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    assert_eq!(v["error"]["kind"], "refused", "{v}");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.starts_with("resources.image_id:"), "{message}");
+    let f = write(
+        d.path(),
+        "s3.yaml",
+        "file_mounts:\n  /data: s3://bucket/data\nrun: ls /data\n",
+    );
+    let out = sky(&["launch", &f, "-c", "mnt", "-y"], d.path());
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("s3://bucket/data"), "{err}");
+    // Nothing was created.
+    let status = json(&sky(&["status", "--json"], d.path()));
+    assert_eq!(status, serde_json::json!([]), "{status}");
+}
+
+#[test]
 fn launch_exec_queue_logs_down_on_the_local_backend() {
     let d = tempfile::tempdir().unwrap();
     let f = write(
