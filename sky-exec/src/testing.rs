@@ -62,6 +62,8 @@ pub struct NetnsHosts {
     bridge: String,
     hosts: Vec<TestHost>,
     known_hosts: PathBuf,
+    user_home: PathBuf,
+    auth: PathBuf,
     dir: Option<tempfile::TempDir>,
 }
 
@@ -130,6 +132,15 @@ fn ip(args: &[&str]) -> Result<(), HarnessError> {
     run(Command::new("ip").args(args)).map_err(HarnessError::Setup)
 }
 
+/// Kills every process in network namespace `netns`.
+fn kill_namespace(netns: &str) {
+    if let Ok(out) = Command::new("ip").args(["netns", "pids", netns]).output() {
+        for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            let _ = Command::new("kill").args(["-KILL", pid]).output();
+        }
+    }
+}
+
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
 /// Claims a free subnet index by creating its bridge.
@@ -170,6 +181,8 @@ impl NetnsHosts {
             bridge: bridge.clone(),
             hosts: Vec::new(),
             known_hosts: PathBuf::new(),
+            user_home,
+            auth: PathBuf::new(),
             dir: None,
         };
         // The fixture's files must stay visible inside the hosts, whose home is replaced.
@@ -183,6 +196,7 @@ impl NetnsHosts {
         ip(&["addr", "add", &format!("198.18.{x}.1/24"), "dev", &bridge])?;
         ip(&["link", "set", &bridge, "up"])?;
         let auth = root.join("authorized_keys");
+        me.auth = auth.clone();
         std::fs::write(&auth, format!("{}\n", authorized_key.trim()))
             .map_err(|e| HarnessError::Setup(format!("writing authorized_keys: {e}")))?;
         let mut known = String::new();
@@ -228,70 +242,8 @@ impl NetnsHosts {
 
             std::fs::create_dir_all(&home)
                 .map_err(|e| HarnessError::Setup(format!("creating {}: {e}", home.display())))?;
-            let host_key = root.join(format!("host-{i}_ed25519"));
-            let key = PrivateKey::random(&mut OsRng, Algorithm::Ed25519)
-                .map_err(|e| HarnessError::Setup(format!("host key: {e}")))?;
-            key.write_openssh_file(&host_key, LineEnding::LF)
-                .map_err(|e| HarnessError::Setup(format!("writing host key: {e}")))?;
-            let public = key
-                .public_key()
-                .to_openssh()
-                .map_err(|e| HarnessError::Setup(format!("host public key: {e}")))?;
+            let public = me.start_sshd(i - 1)?;
             let _ = writeln!(known, "{addr} {public}");
-            let config = root.join(format!("sshd-{i}.config"));
-            let sftp = ["/usr/lib/openssh/sftp-server", "/usr/libexec/sftp-server"]
-                .into_iter()
-                .find(|p| Path::new(p).exists())
-                .unwrap_or("internal-sftp");
-            let text = format!(
-                "Port 22\nListenAddress {addr}\nHostKey {}\nAuthorizedKeysFile {}\n\
-                 PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n\
-                 PermitRootLogin prohibit-password\nStrictModes no\nPidFile {}\n\
-                 Subsystem sftp {sftp}\nMaxStartups 100:30:200\nMaxSessions 64\n",
-                host_key.display(),
-                auth.display(),
-                root.join(format!("sshd-{i}.pid")).display(),
-            );
-            std::fs::write(&config, text)
-                .map_err(|e| HarnessError::Setup(format!("writing sshd config: {e}")))?;
-            let sshd = find_program("sshd")
-                .ok_or_else(|| HarnessError::Unavailable("sshd not found".to_string()))?;
-            run(Command::new(&sshd).arg("-t").arg("-f").arg(&config))
-                .map_err(HarnessError::Setup)?;
-            let log = std::fs::File::create(root.join(format!("sshd-{i}.log")))
-                .map_err(|e| HarnessError::Setup(format!("sshd log: {e}")))?;
-            let log2 = log
-                .try_clone()
-                .map_err(|e| HarnessError::Setup(format!("sshd log: {e}")))?;
-            let child = Command::new("ip")
-                .args([
-                    "netns",
-                    "exec",
-                    &netns,
-                    "unshare",
-                    "--mount",
-                    "--propagation",
-                    "private",
-                ])
-                .args([
-                    "--",
-                    "sh",
-                    "-c",
-                    r#"mount --bind "$1" "$2" && exec "$3" -D -e -f "$4""#,
-                ])
-                .arg("sky-test-host")
-                .arg(&home)
-                .arg(&user_home)
-                .arg(&sshd)
-                .arg(&config)
-                .stdin(Stdio::null())
-                .stdout(log)
-                .stderr(log2)
-                .spawn()
-                .map_err(|e| HarnessError::Setup(format!("starting sshd: {e}")))?;
-            if let Some(h) = me.hosts.last_mut() {
-                h.sshd = Some(child);
-            }
         }
         std::fs::write(&me.known_hosts, known)
             .map_err(|e| HarnessError::Setup(format!("writing known_hosts: {e}")))?;
@@ -299,6 +251,114 @@ impl NetnsHosts {
             me.wait_listening(i, &root)?;
         }
         Ok(me)
+    }
+
+    fn root(&self) -> Result<PathBuf, HarnessError> {
+        self.dir
+            .as_ref()
+            .map(|d| d.path().to_path_buf())
+            .ok_or_else(|| HarnessError::Setup("the fixture is gone".to_string()))
+    }
+
+    /// Starts host `i`'s sshd (0-based) with a fresh host key; returns the public key line.
+    fn start_sshd(&mut self, i: usize) -> Result<String, HarnessError> {
+        let root = self.root()?;
+        let n = i + 1;
+        let (netns, addr, home) = {
+            let h = &self.hosts[i];
+            (h.netns.clone(), h.ip.clone(), h.home.clone())
+        };
+        let host_key = root.join(format!("host-{n}_ed25519"));
+        let _ = std::fs::remove_file(&host_key);
+        let key = PrivateKey::random(&mut OsRng, Algorithm::Ed25519)
+            .map_err(|e| HarnessError::Setup(format!("host key: {e}")))?;
+        key.write_openssh_file(&host_key, LineEnding::LF)
+            .map_err(|e| HarnessError::Setup(format!("writing host key: {e}")))?;
+        let public = key
+            .public_key()
+            .to_openssh()
+            .map_err(|e| HarnessError::Setup(format!("host public key: {e}")))?;
+        let config = root.join(format!("sshd-{n}.config"));
+        let sftp = ["/usr/lib/openssh/sftp-server", "/usr/libexec/sftp-server"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .unwrap_or("internal-sftp");
+        let text = format!(
+            "Port 22\nListenAddress {addr}\nHostKey {}\nAuthorizedKeysFile {}\n\
+             PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n\
+             PermitRootLogin prohibit-password\nStrictModes no\nPidFile {}\n\
+             Subsystem sftp {sftp}\nMaxStartups 100:30:200\nMaxSessions 64\n",
+            host_key.display(),
+            self.auth.display(),
+            root.join(format!("sshd-{n}.pid")).display(),
+        );
+        std::fs::write(&config, text)
+            .map_err(|e| HarnessError::Setup(format!("writing sshd config: {e}")))?;
+        let sshd = find_program("sshd")
+            .ok_or_else(|| HarnessError::Unavailable("sshd not found".to_string()))?;
+        run(Command::new(&sshd).arg("-t").arg("-f").arg(&config)).map_err(HarnessError::Setup)?;
+        let log = std::fs::File::create(root.join(format!("sshd-{n}.log")))
+            .map_err(|e| HarnessError::Setup(format!("sshd log: {e}")))?;
+        let log2 = log
+            .try_clone()
+            .map_err(|e| HarnessError::Setup(format!("sshd log: {e}")))?;
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &netns,
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+            ])
+            .args([
+                "--",
+                "sh",
+                "-c",
+                r#"mount --bind "$1" "$2" && exec "$3" -D -e -f "$4""#,
+            ])
+            .arg("sky-test-host")
+            .arg(&home)
+            .arg(&self.user_home)
+            .arg(&sshd)
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            .spawn()
+            .map_err(|e| HarnessError::Setup(format!("starting sshd: {e}")))?;
+        self.hosts[i].sshd = Some(child);
+        Ok(public)
+    }
+
+    /// Stops host `i`'s sshd (0-based): new connections are refused, while sessions already
+    /// open and the processes they started keep running, as when a daemon is stopped.
+    pub fn stop_sshd(&mut self, i: usize) {
+        if let Some(mut c) = self.hosts[i].sshd.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Restarts host `i`'s sshd with a new host key (as a reinstalled machine has), without
+    /// updating [`NetnsHosts::known_hosts_file`]; waits until it listens.
+    pub fn change_host_key(&mut self, i: usize) -> Result<(), HarnessError> {
+        self.stop_sshd(i);
+        self.start_sshd(i)?;
+        let root = self.root()?;
+        self.wait_listening(i, &root)
+    }
+
+    /// Host `i` dies (0-based): every process in its namespace (sshd, sessions, jobs) is
+    /// killed and its link goes down, so connections to it time out.
+    pub fn kill_host(&mut self, i: usize) {
+        let netns = self.hosts[i].netns.clone();
+        let _ = Command::new("ip")
+            .args(["-n", &netns, "link", "set", "eth0", "down"])
+            .output();
+        kill_namespace(&netns);
+        self.stop_sshd(i);
     }
 
     /// Polls until host `i`'s sshd accepts TCP connections (at most 20 s).
@@ -359,14 +419,7 @@ impl Drop for NetnsHosts {
     fn drop(&mut self) {
         for h in &mut self.hosts {
             // Everything in the namespace: sshd, sessions, detached jobs.
-            if let Ok(out) = Command::new("ip")
-                .args(["netns", "pids", &h.netns])
-                .output()
-            {
-                for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-                    let _ = Command::new("kill").args(["-KILL", pid]).output();
-                }
-            }
+            kill_namespace(&h.netns);
             if let Some(mut c) = h.sshd.take() {
                 let _ = c.kill();
                 let _ = c.wait();
