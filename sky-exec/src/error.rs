@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::ssh_failure::ConnectFailure;
+
 /// The result type of sky-exec.
 pub type Result<T, E = ExecError> = std::result::Result<T, E>;
 
@@ -14,13 +16,16 @@ pub type Result<T, E = ExecError> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum ExecError {
     /// The SSH master connection could not be established.
-    #[error("cannot connect to {node} over ssh: {source}")]
+    #[error("cannot connect to {node} over ssh: {failure} ({reason}). Fix: {fix}")]
     Connect {
         /// `user@host:port`.
         node: String,
-        /// The ssh error.
-        #[source]
-        source: openssh::Error,
+        /// What kind of failure, for callers that act on it (skip a dead host, ...).
+        failure: ConnectFailure,
+        /// ssh's own reason, on one line.
+        reason: String,
+        /// What to do about it.
+        fix: String,
     },
     /// An established SSH session failed (the host went away, the master died, ...).
     #[error("ssh to {node} failed: {source}")]

@@ -78,6 +78,7 @@ mod shell;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 mod ssh;
+pub mod ssh_failure;
 #[cfg(feature = "test-hosts")]
 pub mod testing;
 
@@ -93,3 +94,4 @@ pub use runner::{
     OutputSink, ProcessRef, ProcessStatus, RemoteCommand, Stream, SyncFilter, SyncOptions,
 };
 pub use ssh::{KnownHostsPolicy, SshConfig, SshRunner};
+pub use ssh_failure::ConnectFailure;

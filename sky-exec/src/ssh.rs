@@ -15,6 +15,7 @@ use crate::runner::{
     RemoteCommand, SyncOptions,
 };
 use crate::shell::{BOOTSTRAP, home_relative, path_expr};
+use crate::ssh_failure::{ConnectFailure, reason_line};
 
 /// How the host key of a node is checked.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -123,6 +124,32 @@ impl SshConfig {
     pub fn label(&self) -> String {
         format!("{}@{}:{}", self.user, self.host, self.port)
     }
+
+    fn connect_error(&self, failure: ConnectFailure, reason: String) -> ExecError {
+        ExecError::Connect {
+            node: self.label(),
+            failure,
+            reason,
+            fix: failure.fix(&self.host, self.port),
+        }
+    }
+}
+
+/// What ssh printed, as `openssh` keeps it: the message of the I/O error under its error
+/// (its own `Display` is a fixed "failed to connect to the remote host").
+fn ssh_stderr(e: &openssh::Error) -> String {
+    match e {
+        openssh::Error::Connect(io) => io.to_string(),
+        other => {
+            let mut text = other.to_string();
+            let mut source = std::error::Error::source(other);
+            while let Some(s) = source {
+                text = s.to_string();
+                source = s.source();
+            }
+            text
+        }
+    }
 }
 
 /// Runs commands on a node over one multiplexed SSH master connection (the `openssh` crate
@@ -157,6 +184,13 @@ impl SshRunner {
                 KnownHostsPolicy::AcceptAny => KnownHosts::Accept,
             });
         if let Some(k) = &config.identity_file {
+            // ssh only warns about a missing key and then fails authentication: say so.
+            if let Err(e) = std::fs::File::open(k) {
+                return Err(config.connect_error(
+                    ConnectFailure::KeyFile,
+                    format!("identity file {} cannot be read: {e}", k.display()),
+                ));
+            }
             b.keyfile(k);
         }
         if let Some(f) = &config.known_hosts_file {
@@ -165,13 +199,10 @@ impl SshRunner {
         if let Some(d) = &config.control_dir {
             b.control_directory(d);
         }
-        let session = b
-            .connect_mux(&config.host)
-            .await
-            .map_err(|source| ExecError::Connect {
-                node: config.label(),
-                source,
-            })?;
+        let session = b.connect_mux(&config.host).await.map_err(|e| {
+            let stderr = ssh_stderr(&e);
+            config.connect_error(ConnectFailure::classify(&stderr), reason_line(&stderr))
+        })?;
         let ip = config
             .node_ip
             .clone()
