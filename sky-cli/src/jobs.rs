@@ -142,7 +142,19 @@ pub fn queue(broker: &Broker, args: &QueueArgs, json: bool) -> Result<ExitCode, 
     } else {
         out(table(&jobs, sky::runtime::state::now_s()).trim_end());
     }
+    warn_unreachable(broker, &args.cluster);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Says on stderr which nodes did not answer the command that just ran (their jobs are
+/// shown as last recorded).
+fn warn_unreachable(broker: &Broker, cluster: &str) {
+    for n in broker.unreachable_nodes(cluster) {
+        eprintln!(
+            "warning: node {} ({}) of {cluster} did not answer; its jobs are shown as last              recorded: {}",
+            n.rank, n.ip, n.error
+        );
+    }
 }
 
 /// `sky logs NAME [JOB] [--follow]`: the job's setup and run output, rank-prefixed for
@@ -168,6 +180,7 @@ pub fn logs(broker: &Broker, args: &LogsArgs, json: bool) -> Result<ExitCode, St
                 .await
         })
         .map_err(|e| e.to_string())?;
+    warn_unreachable(broker, &args.cluster);
     if args.follow {
         if !json {
             eprintln!("{}", summary(&job));
@@ -204,8 +217,22 @@ pub fn cancel(broker: &Broker, args: &CancelArgs, json: bool) -> Result<ExitCode
         ));
     } else {
         for j in &jobs {
-            out(format_args!("Job {}: {}", j.job_id, j.status));
+            match (&j.message, j.status) {
+                (Some(m), JobStatus::Cancelling) => {
+                    out(format_args!("Job {}: {} ({m})", j.job_id, j.status))
+                }
+                _ => out(format_args!("Job {}: {}", j.job_id, j.status)),
+            }
         }
+    }
+    // A job some of whose ranks could not be stopped is not cancelled: say so by the code.
+    if jobs.iter().any(|j| j.status == JobStatus::Cancelling) {
+        eprintln!(
+            "error: some ranks could not be reached and may still run; run `sky cancel {}` \
+             again once the node answers (or `sky down {}`)",
+            args.cluster, args.cluster
+        );
+        return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -113,18 +113,25 @@ impl NodeConnector for SshConnector {
     }
 }
 
-/// Connects to every node in parallel; the first failure (with its rank) wins.
+/// Connects to every node in parallel. A node that cannot be connected to
+/// ([`ExecError::Connect`]: unreachable, refused, bad key, changed host key, ...) becomes an
+/// [`UnreachableRunner`](crate::UnreachableRunner) carrying that error, so the nodes that
+/// answer can still be used and the dead one is reported
+/// ([`CommandRunner::unreachable`]); any other failure (with its rank) is returned.
 pub async fn connect_all(configs: Vec<(u32, SshConfig)>) -> Result<Vec<GangNode>, ExecError> {
     let results = join_all(configs.into_iter().map(|(rank, cfg)| async move {
         let ip = cfg.node_ip.clone().unwrap_or_else(|| cfg.host.clone());
-        SshRunner::connect(cfg)
-            .await
-            .map(|r| GangNode::new(rank, Arc::new(r)))
-            .map_err(|e| ExecError::Node {
-                rank,
-                ip,
-                source: Box::new(e),
-            })
+        match SshRunner::connect(cfg).await {
+            Ok(r) => Ok(GangNode::new(rank, Arc::new(r))),
+            Err(e) => match crate::UnreachableRunner::from_error(ip.clone(), &e) {
+                Some(u) => Ok(GangNode::new(rank, Arc::new(u))),
+                None => Err(ExecError::Node {
+                    rank,
+                    ip,
+                    source: Box::new(e),
+                }),
+            },
+        }
     }))
     .await;
     results.into_iter().collect()

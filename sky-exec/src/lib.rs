@@ -81,6 +81,7 @@ mod ssh;
 pub mod ssh_failure;
 #[cfg(feature = "test-hosts")]
 pub mod testing;
+mod unreachable;
 
 pub use connector::{DirConnector, NodeConnector, SshConnector};
 pub use error::{ExecError, Result};
@@ -95,3 +96,4 @@ pub use runner::{
 };
 pub use ssh::{KnownHostsPolicy, SshConfig, SshRunner};
 pub use ssh_failure::ConnectFailure;
+pub use unreachable::UnreachableRunner;

@@ -119,6 +119,12 @@ impl LogFollower {
     }
 
     /// The complete lines written since the last poll: every node's new lines, in rank order.
+    ///
+    /// A node that could not be connected to ([`GangNode::unreachable`]) is skipped: the
+    /// others' lines are returned, and its log resumes from where it stopped once it answers
+    /// again.
+    ///
+    /// [`GangNode::unreachable`]: crate::GangNode::unreachable
     pub async fn poll(&mut self, job: &GangJob) -> Result<Vec<LogLine>> {
         let mut out = Vec::new();
         for i in 0..self.cursors.len() {
@@ -126,6 +132,9 @@ impl LogFollower {
             let node = job.nodes().iter().find(|n| n.rank == rank).ok_or_else(|| {
                 ExecError::InvalidArgument(format!("job {} has no rank {rank}", job.job_id()))
             })?;
+            if node.unreachable().is_some() {
+                continue;
+            }
             let path = job.process(self.phase, rank).log_path();
             loop {
                 let chunk = node

@@ -367,6 +367,12 @@ pub trait CommandRunner: Send + Sync + Debug {
     /// The node's IP address, as other nodes of the cluster reach it.
     fn node_ip(&self) -> &str;
 
+    /// Why the node could not be reached when it was connected to (then every other call
+    /// fails with that error too); `None` for a node that answered.
+    fn unreachable(&self) -> Option<ExecError> {
+        None
+    }
+
     /// Runs a bash script on the node and captures its output.
     ///
     /// The script is sent on stdin (see the trait's Behavior), so it may contain secrets;

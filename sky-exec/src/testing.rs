@@ -242,7 +242,7 @@ impl NetnsHosts {
 
             std::fs::create_dir_all(&home)
                 .map_err(|e| HarnessError::Setup(format!("creating {}: {e}", home.display())))?;
-            let public = me.start_sshd(i - 1)?;
+            let public = me.start_sshd(i - 1, true)?;
             let _ = writeln!(known, "{addr} {public}");
         }
         std::fs::write(&me.known_hosts, known)
@@ -260,8 +260,9 @@ impl NetnsHosts {
             .ok_or_else(|| HarnessError::Setup("the fixture is gone".to_string()))
     }
 
-    /// Starts host `i`'s sshd (0-based) with a fresh host key; returns the public key line.
-    fn start_sshd(&mut self, i: usize) -> Result<String, HarnessError> {
+    /// Starts host `i`'s sshd (0-based), with a fresh host key when `new_key` or when it has
+    /// none yet; returns the public key line.
+    fn start_sshd(&mut self, i: usize, new_key: bool) -> Result<String, HarnessError> {
         let root = self.root()?;
         let n = i + 1;
         let (netns, addr, home) = {
@@ -269,11 +270,17 @@ impl NetnsHosts {
             (h.netns.clone(), h.ip.clone(), h.home.clone())
         };
         let host_key = root.join(format!("host-{n}_ed25519"));
-        let _ = std::fs::remove_file(&host_key);
-        let key = PrivateKey::random(&mut OsRng, Algorithm::Ed25519)
-            .map_err(|e| HarnessError::Setup(format!("host key: {e}")))?;
-        key.write_openssh_file(&host_key, LineEnding::LF)
-            .map_err(|e| HarnessError::Setup(format!("writing host key: {e}")))?;
+        let key = match PrivateKey::read_openssh_file(&host_key) {
+            Ok(k) if !new_key => k,
+            _ => {
+                let _ = std::fs::remove_file(&host_key);
+                let key = PrivateKey::random(&mut OsRng, Algorithm::Ed25519)
+                    .map_err(|e| HarnessError::Setup(format!("host key: {e}")))?;
+                key.write_openssh_file(&host_key, LineEnding::LF)
+                    .map_err(|e| HarnessError::Setup(format!("writing host key: {e}")))?;
+                key
+            }
+        };
         let public = key
             .public_key()
             .to_openssh()
@@ -345,7 +352,16 @@ impl NetnsHosts {
     /// updating [`NetnsHosts::known_hosts_file`]; waits until it listens.
     pub fn change_host_key(&mut self, i: usize) -> Result<(), HarnessError> {
         self.stop_sshd(i);
-        self.start_sshd(i)?;
+        self.start_sshd(i, true)?;
+        let root = self.root()?;
+        self.wait_listening(i, &root)
+    }
+
+    /// Starts host `i`'s sshd again (0-based) after [`NetnsHosts::stop_sshd`], with the same
+    /// host key; waits until it listens.
+    pub fn restart_sshd(&mut self, i: usize) -> Result<(), HarnessError> {
+        self.stop_sshd(i);
+        self.start_sshd(i, false)?;
         let root = self.root()?;
         self.wait_listening(i, &root)
     }

@@ -292,6 +292,7 @@ impl BrokerBuilder {
             clouds,
             state_dir,
             nodes: Mutex::new(BTreeMap::new()),
+            unreachable: Mutex::new(BTreeMap::new()),
             sched: tokio::sync::Mutex::new(()),
             secrets: Mutex::new(BTreeMap::new()),
             state,
@@ -333,6 +334,8 @@ pub struct Broker {
     pub(crate) state_dir: PathBuf,
     /// Runners per cluster incarnation (connections are reused across calls).
     pub(crate) nodes: Mutex<BTreeMap<String, Vec<sky_exec::GangNode>>>,
+    /// Per cluster name, the nodes that did not answer the last time they were connected to.
+    pub(crate) unreachable: Mutex<BTreeMap<String, Vec<crate::jobs::UnreachableNode>>>,
     /// Serialises queue advancement within this broker (SQLite does it across processes).
     pub(crate) sched: tokio::sync::Mutex<()>,
     /// Secrets of jobs submitted by this broker that have not started their last phase.

@@ -140,16 +140,43 @@ impl Broker {
                 self.state
                     .remove(name, "refresh: no instance left (terminated or preempted)")?;
             }
+            Some(ClusterStatus::Up) => match self.unanswered(record).await {
+                Some(why) => self.state.set_status(name, ClusterStatus::Init, &why)?,
+                None => self.state.set_status(
+                    name,
+                    ClusterStatus::Up,
+                    "refresh: every node is running and answers",
+                )?,
+            },
             Some(s) => {
-                let reason = match s {
-                    ClusterStatus::Init => "refresh: some nodes are missing or not running",
-                    ClusterStatus::Up => "refresh: every node is running",
-                    ClusterStatus::Stopped => "refresh: every node is stopped",
+                let reason = if s == ClusterStatus::Stopped {
+                    "refresh: every node is stopped"
+                } else {
+                    "refresh: some nodes are missing or not running"
                 };
                 self.state.set_status(name, s, reason)?;
             }
         }
         Ok(())
+    }
+
+    /// Connects afresh to every node of a cluster whose instances all run: why it is not
+    /// usable (a node that does not answer), or `None`. A cloud without a node connector
+    /// has nothing to ask.
+    async fn unanswered(&self, record: &ClusterRecord) -> Option<String> {
+        let cloud = record.launched.as_ref().map(|l| &l.cloud)?;
+        self.clouds.get(cloud)?.connector.as_ref()?;
+        self.forget_nodes(&record.cluster_hash);
+        match self.nodes_of(record).await {
+            Ok(_) => {
+                let gone = self.unreachable_nodes(&record.name);
+                (!gone.is_empty()).then(|| {
+                    let each: Vec<String> = gone.iter().map(|g| g.error.clone()).collect();
+                    format!("refresh: a node does not answer: {}", each.join("; "))
+                })
+            }
+            Err(e) => Some(format!("refresh: its nodes cannot be reached: {e}")),
+        }
     }
 
     /// Stops every node of an `UP` cluster, keeping its disks.

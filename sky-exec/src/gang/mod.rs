@@ -75,6 +75,14 @@ impl GangNode {
         }
     }
 
+    /// Why this node could not be reached (the connect error, naming its rank), or `None`
+    /// for a node that answered ([`CommandRunner::unreachable`]).
+    pub fn unreachable(&self) -> Option<ExecError> {
+        self.runner
+            .unreachable()
+            .map(|e| e.on_node(self.rank, &self.ip))
+    }
+
     /// Overrides the IP (e.g. the private IP from the provisioner's instance info).
     pub fn with_ip(mut self, ip: impl Into<String>) -> Self {
         self.ip = ip.into();
@@ -349,6 +357,31 @@ impl GangJob {
             .map(|(rank, status)| NodeStatus { rank, status })
             .collect();
         Ok(GangStatus::new(nodes))
+    }
+
+    /// Kills `phase` on every node that answers, as [`GangJob::cancel`] does, without
+    /// stopping at a node that does not: returns the status of the nodes that answered and
+    /// the error of each one that did not (naming its rank), so that a dead node never keeps
+    /// the live ranks running.
+    pub async fn cancel_reachable(&self, phase: Phase) -> (GangStatus, Vec<ExecError>) {
+        let results = self
+            .each(|n| {
+                let p = self.process(phase, n.rank);
+                async move { n.runner.kill(&p, self.kill_grace).await }
+            })
+            .await;
+        let mut nodes = Vec::new();
+        let mut errors = Vec::new();
+        for (n, r) in results {
+            match r {
+                Ok(status) => nodes.push(NodeStatus {
+                    rank: n.rank,
+                    status,
+                }),
+                Err(e) => errors.push(e.on_node(n.rank, &n.ip)),
+            }
+        }
+        (GangStatus::new(nodes), errors)
     }
 
     /// The live pids of `phase` on every node, by rank.

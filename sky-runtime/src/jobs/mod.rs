@@ -66,11 +66,15 @@ pub enum JobStatus {
     FailedSetup,
     /// Cancelled by the user (or by `down`/`stop`).
     Cancelled,
+    /// Being cancelled: some of its ranks may still run, on nodes that did not answer when
+    /// they were told to stop. It becomes `CANCELLED` once every rank is stopped (a later
+    /// `cancel` or queue poll tries again), or when the cluster goes away.
+    Cancelling,
 }
 
 impl JobStatus {
     /// Every status, in lifecycle order.
-    pub const ALL: [JobStatus; 7] = [
+    pub const ALL: [JobStatus; 8] = [
         JobStatus::Pending,
         JobStatus::SettingUp,
         JobStatus::Running,
@@ -78,6 +82,7 @@ impl JobStatus {
         JobStatus::Failed,
         JobStatus::FailedSetup,
         JobStatus::Cancelled,
+        JobStatus::Cancelling,
     ];
 
     /// `PENDING`, `SETTING_UP`, ...
@@ -90,6 +95,7 @@ impl JobStatus {
             JobStatus::Failed => "FAILED",
             JobStatus::FailedSetup => "FAILED_SETUP",
             JobStatus::Cancelled => "CANCELLED",
+            JobStatus::Cancelling => "CANCELLING",
         }
     }
 
@@ -109,9 +115,12 @@ impl JobStatus {
         )
     }
 
-    /// Whether the job occupies nodes (`SETTING_UP` or `RUNNING`).
+    /// Whether the job occupies nodes (`SETTING_UP`, `RUNNING` or `CANCELLING`).
     pub fn is_active(self) -> bool {
-        matches!(self, JobStatus::SettingUp | JobStatus::Running)
+        matches!(
+            self,
+            JobStatus::SettingUp | JobStatus::Running | JobStatus::Cancelling
+        )
     }
 }
 
@@ -186,6 +195,7 @@ pub struct Launched {
     pub job_id: Option<u64>,
 }
 
+pub use nodes::UnreachableNode;
 pub use run::LOST_GRACE_SECONDS;
 pub(crate) use secrets::SecretCache;
 pub use watch::LogsOptions;

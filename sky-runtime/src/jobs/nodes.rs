@@ -4,9 +4,22 @@
 use sky_core::provision::ClusterRef;
 use sky_exec::{ClusterMeta, ExecError, GangNode};
 
+use serde::Serialize;
+
 use crate::broker::Broker;
 use crate::error::BrokerError;
 use crate::state::{ClusterRecord, ClusterStatus};
+
+/// A node of a cluster that did not answer ([`Broker::unreachable_nodes`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UnreachableNode {
+    /// The node's rank.
+    pub rank: u32,
+    /// Its IP.
+    pub ip: String,
+    /// Why: the connect error, with ssh's reason and the fix.
+    pub error: String,
+}
 
 impl Broker {
     pub(super) fn exec_err(&self, cluster: &str, source: ExecError) -> BrokerError {
@@ -85,10 +98,68 @@ impl Broker {
                 message: "it has no running node".into(),
             });
         }
-        self.nodes
+        let gone: Vec<UnreachableNode> = nodes
+            .iter()
+            .filter_map(|n| {
+                n.runner.unreachable().map(|e| UnreachableNode {
+                    rank: n.rank,
+                    ip: n.ip.clone(),
+                    error: e.to_string(),
+                })
+            })
+            .collect();
+        for g in &gone {
+            tracing::warn!(cluster = %rec.name, rank = g.rank, ip = %g.ip, error = %g.error, "node unreachable");
+        }
+        if gone.is_empty() {
+            // Connections to every node are reused; a cluster with a dead node is asked
+            // again next time, so that the node is used as soon as it answers.
+            self.nodes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(rec.cluster_hash.clone(), nodes.clone());
+        }
+        self.set_unreachable(&rec.name, gone);
+        Ok(nodes)
+    }
+
+    fn set_unreachable(&self, name: &str, gone: Vec<UnreachableNode>) {
+        let mut map = self.unreachable.lock().unwrap_or_else(|p| p.into_inner());
+        if gone.is_empty() {
+            map.remove(name);
+        } else {
+            map.insert(name.to_string(), gone);
+        }
+    }
+
+    /// The nodes of cluster `name` that did not answer the last time this broker connected
+    /// to them (by [`Broker::queue`], [`Broker::logs`], [`Broker::cancel`],
+    /// [`Broker::refresh`], ...); empty when every node answered, or before any contact.
+    ///
+    /// While a node is unreachable, the others still answer: the queue advances the jobs that
+    /// do not use it, logs show the other ranks, cancelling stops the ranks that can be
+    /// reached (the job stays [`JobStatus::Cancelling`](crate::JobStatus::Cancelling)), no
+    /// new job is started, `launch` and `exec` on the cluster fail with the node's error,
+    /// and `refresh` marks the cluster `INIT`.
+    pub fn unreachable_nodes(&self, name: &str) -> Vec<UnreachableNode> {
+        self.unreachable
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(rec.cluster_hash.clone(), nodes.clone());
+            .get(name)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The nodes of `rec`, failing with the first unreachable node's error: for what needs
+    /// every node (syncing files, starting a job).
+    pub(crate) async fn all_nodes_of(
+        &self,
+        rec: &ClusterRecord,
+    ) -> Result<Vec<GangNode>, BrokerError> {
+        let nodes = self.nodes_of(rec).await?;
+        if let Some(e) = nodes.iter().find_map(GangNode::unreachable) {
+            return Err(self.exec_err(&rec.name, e));
+        }
         Ok(nodes)
     }
 

@@ -61,7 +61,7 @@ impl Broker {
                 job_id: None,
             });
         }
-        let nodes = self.nodes_of(&cluster).await?;
+        let nodes = self.all_nodes_of(&cluster).await?;
         if has_files {
             let all = GangJob::new(0, nodes).map_err(|e| self.exec_err(name, e))?;
             if let Err(e) = all.sync_task_files(task).await {
@@ -95,8 +95,8 @@ impl Broker {
                 ),
             });
         }
+        let nodes = self.all_nodes_of(&rec).await?;
         if task.workdir.is_some() {
-            let nodes = self.nodes_of(&rec).await?;
             let mut only_workdir = task.clone();
             only_workdir.file_mounts.clear();
             let all = GangJob::new(0, nodes).map_err(|e| self.exec_err(name, e))?;
@@ -215,7 +215,11 @@ impl Broker {
         let _guard = self.sched.lock().await;
         let rec = self.cluster(name)?;
         let hash = rec.cluster_hash.clone();
-        if rec.status != ClusterStatus::Up || self.state.unfinished_jobs(&hash)? == 0 {
+        // An INIT cluster that was placed may have jobs: one marked INIT because a node
+        // stopped answering still runs them on the others.
+        let reachable = rec.status == ClusterStatus::Up
+            || rec.status == ClusterStatus::Init && rec.launched.is_some();
+        if !reachable || self.state.unfinished_jobs(&hash)? == 0 {
             return Ok(self.state.jobs(&hash)?);
         }
         let nodes = self.nodes_of(&rec).await?;
@@ -235,10 +239,27 @@ impl Broker {
         nodes: &[GangNode],
     ) -> Result<(), BrokerError> {
         let meta = Self::meta(rec);
+        let gone: Vec<u32> = nodes
+            .iter()
+            .filter(|n| n.unreachable().is_some())
+            .map(|n| n.rank)
+            .collect();
         for row in self.state.job_rows(&rec.cluster_hash)? {
-            if row.record.status.is_active() {
+            if row.record.status == JobStatus::Cancelling {
+                let why = row.record.message.clone().unwrap_or_default();
+                let why = why.split("; still running").next().unwrap_or_default();
+                self.stop_ranks(rec, &row, nodes, why).await?;
+            } else if row.record.node_ranks.iter().any(|r| gone.contains(r)) {
+                // Its state is on a node that does not answer: it is left as recorded
+                // until the node is back (or the cluster goes).
+                tracing::debug!(cluster = %rec.name, job = row.record.job_id, "job on an unreachable node");
+            } else if row.record.status.is_active() {
                 self.advance(rec, nodes, &meta, &row).await?;
             }
+        }
+        if !gone.is_empty() {
+            // A pending job could land on the dead node: nothing starts until it is back.
+            return Ok(());
         }
         for row in self
             .state

@@ -160,7 +160,7 @@ impl StateStore {
         let n: i64 = self.with(|c| {
             c.query_row(
                 "SELECT COUNT(*) FROM jobs WHERE cluster_hash = ?1
-                 AND status IN ('PENDING', 'SETTING_UP', 'RUNNING')",
+                 AND status IN ('PENDING', 'SETTING_UP', 'RUNNING', 'CANCELLING')",
                 [cluster_hash],
                 |r| r.get(0),
             )
@@ -195,7 +195,7 @@ impl StateStore {
             {
                 let mut st = tx.prepare(
                     "SELECT job_id, status, num_nodes, node_ranks, payload FROM jobs
-                     WHERE cluster_hash = ?1 AND status IN ('PENDING', 'SETTING_UP', 'RUNNING')
+                     WHERE cluster_hash = ?1 AND status IN ('PENDING', 'SETTING_UP', 'RUNNING', 'CANCELLING')
                      ORDER BY job_id",
                 )?;
                 let mut q = st.query([cluster_hash])?;

@@ -38,7 +38,7 @@ use schema::{MIGRATIONS, RawCluster};
 
 /// The schema version this build writes. Older databases are migrated on open; newer ones
 /// are refused.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// How long a provisioning lease lasts without renewal, in seconds.
 pub const LEASE_SECONDS: i64 = 600;

@@ -60,6 +60,31 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (cluster_hash, job_id)
     );
     CREATE INDEX jobs_status ON jobs (cluster_hash, status, job_id);",
+    // Version 3: a job can be CANCELLING (SQLite cannot alter a CHECK: the table is copied).
+    "CREATE TABLE jobs_v3 (
+        cluster_hash TEXT NOT NULL,
+        job_id INTEGER NOT NULL,
+        cluster TEXT NOT NULL,
+        name TEXT,
+        status TEXT NOT NULL CHECK (status IN ('PENDING', 'SETTING_UP', 'RUNNING', 'SUCCEEDED',
+            'FAILED', 'FAILED_SETUP', 'CANCELLED', 'CANCELLING')),
+        exit_code INTEGER,
+        message TEXT,
+        num_nodes INTEGER NOT NULL,
+        node_ranks TEXT NOT NULL DEFAULT '[]',
+        run_timestamp TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        submitted_at INTEGER NOT NULL,
+        started_at INTEGER,
+        ended_at INTEGER,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (cluster_hash, job_id)
+    );
+    INSERT INTO jobs_v3 SELECT * FROM jobs;
+    DROP TABLE jobs;
+    ALTER TABLE jobs_v3 RENAME TO jobs;
+    CREATE INDEX jobs_status ON jobs (cluster_hash, status, job_id);",
 ];
 
 pub(super) struct RawCluster {

@@ -4,6 +4,7 @@
 
 mod fixture;
 mod scenarios;
+mod unreachable;
 
 use fixture::Backend;
 

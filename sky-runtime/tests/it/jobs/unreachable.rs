@@ -1,0 +1,129 @@
+//! A node that stops answering, on an SSH node pool of network-namespace hosts: the other
+//! node still answers `queue`, `logs` and `cancel`, the job's status follows what the nodes
+//! did (CANCELLING until every rank is stopped), and `refresh` says the cluster is not UP.
+
+use sky_exec::testing::NetnsHosts;
+use sky_runtime::JobStatus;
+use sky_runtime::state::ClusterStatus;
+
+use super::fixture::{self, Backend, Kind};
+
+/// The processes of a namespace host whose command line contains `needle`.
+fn processes(hosts: &NetnsHosts, i: usize, needle: &str) -> usize {
+    let out = std::process::Command::new("ip")
+        .args(["netns", "pids", &hosts.hosts()[i].netns])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| {
+                    String::from_utf8_lossy(&c)
+                        .replace('\0', " ")
+                        .contains(needle)
+                })
+                .unwrap_or(false)
+        })
+        .count()
+}
+
+fn hosts(b: &mut Backend) -> &mut NetnsHosts {
+    match &mut b.kind {
+        Kind::Ssh { hosts, .. } => hosts,
+        _ => unreachable!("an SSH backend"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_stops_answering_does_not_block_the_others() {
+    let Some(mut backend) = Backend::ssh(2) else {
+        return;
+    };
+    let b = backend.broker();
+    let t = fixture::task(
+        "num_nodes: 2\nrun: |\n  echo started-$SKYPILOT_NODE_RANK\n  exec sleep 3001\n",
+    );
+    let job = fixture::launch(&b, &t, "c").await;
+    fixture::eventually("both ranks to start", || async {
+        let lines = fixture::logs_now(&b, "c", job).await;
+        (lines.iter().any(|l| l == "started-0") && lines.iter().any(|l| l == "started-1"))
+            .then_some(())
+    })
+    .await;
+    drop(b);
+    let dead_ip = hosts(&mut backend).hosts()[1].ip.clone();
+    assert_eq!(processes(hosts(&mut backend), 1, "sleep 3001"), 1);
+    // sshd of the second host stops; what it runs keeps running.
+    hosts(&mut backend).stop_sshd(1);
+
+    // A new process (fresh connections): the queue answers, and names the dead node.
+    let b = backend.broker();
+    let jobs = b.queue("c").await.unwrap();
+    assert_eq!(jobs[0].status, JobStatus::Running);
+    let gone = b.unreachable_nodes("c");
+    assert_eq!(gone.len(), 1, "{gone:?}");
+    assert_eq!((gone[0].rank, gone[0].ip.as_str()), (1, dead_ip.as_str()));
+    assert!(
+        gone[0].error.contains("connection refused"),
+        "{}",
+        gone[0].error
+    );
+    eprintln!("user sees: {}", gone[0].error);
+    // Logs show the rank that answers.
+    let lines = fixture::logs_now(&b, "c", job).await;
+    assert!(lines.iter().any(|l| l == "started-0"), "{lines:?}");
+    // The cluster is not UP while a node is gone.
+    let rec = b.refresh(Some("c")).await.unwrap().remove(0);
+    assert_eq!(rec.status, ClusterStatus::Init);
+    // Cancel stops the rank it can reach, and says the job is still being cancelled.
+    let after = b.cancel("c", &[job]).await.unwrap().remove(0);
+    assert_eq!(after.status, JobStatus::Cancelling, "{after:?}");
+    let message = after.message.clone().unwrap_or_default();
+    assert!(message.contains(&dead_ip), "{message}");
+    eprintln!("user sees: job {job} {}: {message}", after.status);
+    assert_eq!(processes(hosts(&mut backend), 0, "sleep 3001"), 0);
+    assert_eq!(processes(hosts(&mut backend), 1, "sleep 3001"), 1);
+    // The queue still lists it as unfinished (so `cancel --all` finds it).
+    let jobs = b.queue("c").await.unwrap();
+    assert!(!jobs[0].status.is_terminal());
+
+    // The host comes back: cancelling again stops the last rank, and the cluster is UP.
+    hosts(&mut backend).restart_sshd(1).unwrap();
+    let after = b.cancel("c", &[job]).await.unwrap().remove(0);
+    assert_eq!(after.status, JobStatus::Cancelled, "{after:?}");
+    assert_eq!(processes(hosts(&mut backend), 1, "sleep 3001"), 0);
+    assert!(b.unreachable_nodes("c").is_empty());
+    let rec = b.refresh(Some("c")).await.unwrap().remove(0);
+    assert_eq!(rec.status, ClusterStatus::Up);
+    b.down("c").await.unwrap();
+}
+
+/// `down` of a cluster with a dead node ends its jobs and releases the hosts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn down_with_a_dead_node_ends_its_jobs() {
+    let Some(mut backend) = Backend::ssh(2) else {
+        return;
+    };
+    let b = backend.broker();
+    let t = fixture::task("num_nodes: 2\nrun: exec sleep 3002\n");
+    let job = fixture::launch(&b, &t, "d").await;
+    fixture::eventually("the job to run", || async {
+        (processes(hosts_ref(&backend), 1, "sleep 3002") == 1).then_some(())
+    })
+    .await;
+    drop(b);
+    hosts(&mut backend).stop_sshd(1);
+    let b = backend.broker();
+    let jobs = b.cancel("d", &[job]).await.unwrap();
+    assert_eq!(jobs[0].status, JobStatus::Cancelling);
+    b.down("d").await.unwrap();
+    assert!(b.cluster("d").is_err());
+}
+
+fn hosts_ref(b: &Backend) -> &NetnsHosts {
+    match &b.kind {
+        Kind::Ssh { hosts, .. } => hosts,
+        _ => unreachable!("an SSH backend"),
+    }
+}
