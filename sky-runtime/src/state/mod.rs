@@ -689,6 +689,49 @@ mod tests {
     }
 
     #[test]
+    fn a_version_2_store_keeps_its_jobs_and_can_record_cancelling() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut c = Connection::open(dir.path().join("state.db")).unwrap();
+            let tx = c.transaction().unwrap();
+            for m in &schema::MIGRATIONS[..2] {
+                tx.execute_batch(m).unwrap();
+            }
+            tx.pragma_update(None, "user_version", 2).unwrap();
+            tx.execute(
+                "INSERT INTO jobs (cluster_hash, job_id, cluster, status, num_nodes,
+                     run_timestamp, task_id, payload, submitted_at, updated_at)
+                 VALUES ('h', 1, 'c', 'RUNNING', 2, 'ts', 'tid', '{}', 5, 5)",
+                [],
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let s = StateStore::open(dir.path()).unwrap();
+        let status = |s: &StateStore| {
+            s.with(|c| {
+                c.query_row("SELECT status, num_nodes FROM jobs", [], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                })
+            })
+            .unwrap()
+        };
+        assert_eq!(status(&s), ("RUNNING".to_string(), 2));
+        s.with(|c| c.execute("UPDATE jobs SET status = 'CANCELLING'", []))
+            .unwrap();
+        assert_eq!(status(&s).0, "CANCELLING");
+        let version: i64 = s
+            .with(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        // Unknown statuses are still refused.
+        assert!(
+            s.with(|c| c.execute("UPDATE jobs SET status = 'LOST'", []))
+                .is_err()
+        );
+    }
+
+    #[test]
     fn refuses_a_newer_schema() {
         let dir = tempfile::tempdir().unwrap();
         {
