@@ -8,6 +8,11 @@
 //!   pool cluster (connections reused, nodes in parallel, until the job is recorded
 //!   SUCCEEDED), against a bare `for host in ...; ssh host 'echo hi'; done` loop (goal: the
 //!   broker within 1.5x of the loop).
+//! - `pool3_new_process`: what `sky launch` and `sky exec` of `echo hi` on a 3-host SSH node
+//!   pool cost a new process (a new broker each time, so connections are made afresh): a
+//!   `launch` of a new cluster until the job has ended and its logs are read (then `down`,
+//!   not timed), against an `exec` on a cluster that is already up, timed the same way
+//!   (goal: exec no slower than launch).
 
 use std::path::Path;
 use std::process::Command;
@@ -161,5 +166,82 @@ fn fanout(c: &mut Criterion) {
     rt.block_on(broker.down("fan")).expect("down");
 }
 
-criterion_group!(benches, local_launch, fanout);
+fn follow_to_end(broker: &Broker, name: &str, job: u64) {
+    let mut lines = 0;
+    let rec = rt_block(broker.logs(
+        name,
+        &LogsOptions::new().job(job).follow(true),
+        &mut |_| lines += 1,
+    ))
+    .expect("logs");
+    assert_eq!(rec.status, JobStatus::Succeeded);
+    assert_eq!(lines, 3, "one line per node");
+}
+
+thread_local! {
+    static RT: tokio::runtime::Runtime = rt();
+}
+
+fn rt_block<F: std::future::Future>(f: F) -> F::Output {
+    RT.with(|rt| rt.block_on(f))
+}
+
+fn pool3_new_process(c: &mut Criterion) {
+    const N: usize = 3;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = SshKeyPair::ensure(&dir.path().join("keys")).expect("key");
+    let hosts = match NetnsHosts::create(N, key.public_key_openssh()) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("note: skipping pool3_new_process: {e}");
+            return;
+        }
+    };
+    let pools = pool_file(dir.path(), &hosts, &key);
+    let known = hosts.known_hosts_file().to_path_buf();
+    // A new broker, as a new `sky` process makes.
+    let broker = || {
+        let cloud = SshPoolCloud::new(pools.clone(), dir.path())
+            .expect("pool")
+            .with_known_hosts(KnownHostsPolicy::Strict, Some(known.clone()));
+        Broker::builder()
+            .state_dir(dir.path())
+            .expect("state")
+            .backend(Arc::new(cloud))
+            .build()
+            .expect("broker")
+    };
+    let echo = Task::from_yaml_str(&format!("num_nodes: {N}\nrun: echo hi\n")).expect("task");
+    let mut group = c.benchmark_group("pool3_new_process");
+    group.sample_size(10);
+    group.bench_function("launch", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let start = Instant::now();
+                let br = broker();
+                let l = rt_block(br.launch(&echo, "new", &ProvisionOptions::new()))
+                    .expect("launch");
+                follow_to_end(&br, "new", l.job_id.expect("job"));
+                total += start.elapsed();
+                rt_block(br.down("new")).expect("down");
+            }
+            total
+        })
+    });
+    let up = broker();
+    rt_block(up.provision(&echo, "up", &ProvisionOptions::new())).expect("provision");
+    drop(up);
+    group.bench_function("exec", |b| {
+        b.iter(|| {
+            let br = broker();
+            let id = rt_block(br.exec("up", &echo)).expect("exec");
+            follow_to_end(&br, "up", id);
+        })
+    });
+    group.finish();
+    rt_block(broker().down("up")).expect("down");
+}
+
+criterion_group!(benches, local_launch, fanout, pool3_new_process);
 criterion_main!(benches);

@@ -266,7 +266,23 @@ impl StateStore {
                     false
                 }
                 None => {
-                    let hash = format!("{name}-{:x}{:04x}", now, std::process::id() % 0x10000);
+                    // Unique among every incarnation ever recorded: a name launched, torn
+                    // down and launched again within a second by one process gets the next
+                    // free stamp (the form, and so the on-cloud name's length, stays).
+                    let pid = std::process::id() % 0x10000;
+                    let mut stamp = now;
+                    let hash = loop {
+                        let hash = format!("{name}-{stamp:x}{pid:04x}");
+                        let taken: bool = tx.query_row(
+                            "SELECT EXISTS (SELECT 1 FROM cluster_history WHERE cluster_hash = ?1)",
+                            params![hash],
+                            |r| r.get(0),
+                        )?;
+                        if !taken {
+                            break hash;
+                        }
+                        stamp += 1;
+                    };
                     tx.execute(
                         "INSERT INTO clusters (name, cluster_hash, status, owner, lease_holder, lease_until,
                              created_at, updated_at, last_use_at)
@@ -686,6 +702,19 @@ mod tests {
         };
         assert_eq!(h.duration_s(5400), 3600);
         assert!((h.cost(5400) - 0.768).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_name_relaunched_within_a_second_gets_a_new_incarnation() {
+        let s = StateStore::open_in_memory().unwrap();
+        let mut hashes = std::collections::BTreeSet::new();
+        for _ in 0..3 {
+            let (rec, created) = s.begin_provision("c", "me", "u").unwrap();
+            assert!(created);
+            assert!(hashes.insert(rec.cluster_hash.clone()), "{hashes:?}");
+            assert_eq!(rec.cluster_hash.len(), hashes.first().unwrap().len());
+            s.remove("c", "down").unwrap();
+        }
     }
 
     #[test]
