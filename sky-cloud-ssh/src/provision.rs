@@ -28,6 +28,24 @@ fn placement(region: &str) -> Placement {
     }
 }
 
+fn plural(n: usize, one: &str) -> String {
+    if n == 1 {
+        format!("{n} {one}")
+    } else {
+        format!("{n} {one}s")
+    }
+}
+
+/// The capacity error of a pool with `free` of its `total` hosts free, for a cluster that
+/// still needs `missing` hosts.
+fn pool_full_message(pool: &str, free: usize, total: usize, missing: usize) -> String {
+    format!(
+        "SSH node pool {pool} has {} of {total} free; the cluster needs {missing}, {} short",
+        plural(free, "host"),
+        plural(missing.saturating_sub(free), "host"),
+    )
+}
+
 impl SshPoolCloud {
     fn host_of(&self, pool: &str, a: &Allocation) -> PoolHost {
         self.pools
@@ -144,16 +162,10 @@ impl Provisioner for SshPoolCloud {
             .alloc
             .allocate(pool_name, &pool.hosts, &req.cluster.name, req.num_nodes)?
         {
-            Allocated::Done(all) => Ok(all
-                .iter()
-                .map(|a| Self::instance(pool_name, a))
-                .collect()),
+            Allocated::Done(all) => Ok(all.iter().map(|a| Self::instance(pool_name, a)).collect()),
             Allocated::Short { free, missing } => Err(Error::new(
                 ErrorKind::Capacity,
-                format!(
-                    "SSH node pool {pool_name} has {free} free hosts of {}; the cluster needs {missing} more",
-                    pool.hosts.len()
-                ),
+                pool_full_message(pool_name, free, pool.hosts.len(), missing),
             )
             .with_code("PoolFull")
             .with_scope(Scope::Region)
@@ -258,5 +270,22 @@ impl NodeConnector for SshPoolCloud {
 
     async fn release(&self, _cluster: &ClusterRef) -> std::result::Result<(), ExecError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_pool_counts_what_is_missing() {
+        assert_eq!(
+            pool_full_message("lab", 1, 3, 3),
+            "SSH node pool lab has 1 host of 3 free; the cluster needs 3, 2 hosts short"
+        );
+        assert_eq!(
+            pool_full_message("lab", 0, 2, 1),
+            "SSH node pool lab has 0 hosts of 2 free; the cluster needs 1, 1 host short"
+        );
     }
 }

@@ -90,7 +90,11 @@ async fn a_full_pool_is_a_capacity_error_and_down_frees_hosts() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Capacity);
-    assert!(err.to_string().contains("0 free hosts of 2"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("has 0 hosts of 2 free; the cluster needs 1, 1 host short"),
+        "{err}"
+    );
     // Another process sees the same allocations.
     assert_eq!(p.cloud().query_instances(&cluster("a")).await.unwrap(), a);
     cloud.terminate_instances(&cluster("a")).await.unwrap();
@@ -149,5 +153,28 @@ async fn concurrent_allocations_never_share_a_host() {
         distinct.len(),
         taken.len(),
         "a host was given twice: {taken:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_pool_says_how_many_hosts_are_missing() {
+    let Some(p) = pool(3) else { return };
+    let cloud = p.cloud();
+    let it = instance_type("netns");
+    cloud
+        .run_instances(&LaunchRequest::new(cluster("a"), &it, 2))
+        .await
+        .unwrap();
+    let err = cloud
+        .run_instances(&LaunchRequest::new(cluster("b"), &it, 3))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Capacity);
+    eprintln!("user sees: {err}");
+    assert!(
+        err.to_string().contains(
+            "SSH node pool netns has 1 host of 3 free; the cluster needs 3, 2 hosts short"
+        ),
+        "{err}"
     );
 }
