@@ -22,18 +22,39 @@ impl SshPoolCloud {
             known_hosts: KnownHostsPolicy::AcceptNew,
             known_hosts_file: None,
             connect_timeout: Duration::from_secs(30),
+            file_error: None,
         })
     }
 
-    /// The pools of `~/.sky/ssh_node_pools.yaml` (none when the file does not exist).
+    /// The pools of `~/.sky/ssh_node_pools.yaml` (see [`SshPoolCloud::from_file`]).
     pub fn from_default_file(state_dir: &Path) -> Result<Self, PoolError> {
-        let path = NodePools::default_path();
-        let pools = if path.exists() {
-            NodePools::from_file(&path)?
+        Self::from_file(&NodePools::default_path(), state_dir)
+    }
+
+    /// The pools of the pool file `path` (none when the file does not exist).
+    ///
+    /// A file that cannot be read or is malformed gives no pools, not an error: the clusters
+    /// already on pools stay visible to `status` and can be torn down (their hosts are in
+    /// the allocation store), and a launch on a pool fails with the file's error
+    /// ([`SshPoolCloud::pool_file_error`]). It is also logged as a warning.
+    ///
+    /// # Errors
+    /// The allocation store in `state_dir` cannot be opened.
+    pub fn from_file(path: &Path, state_dir: &Path) -> Result<Self, PoolError> {
+        let (pools, file_error) = if !path.exists() {
+            (NodePools::default(), None)
         } else {
-            NodePools::default()
+            match NodePools::from_file(path) {
+                Ok(p) => (p, None),
+                Err(e) => {
+                    tracing::warn!("SSH node pools unavailable: {e}");
+                    (NodePools::default(), Some(Arc::new(e)))
+                }
+            }
         };
-        Self::new(pools, state_dir)
+        let mut me = Self::new(pools, state_dir)?;
+        me.file_error = file_error;
+        Ok(me)
     }
 
     /// Checks host keys with `policy`, against `file` (default: ssh's own known-hosts file).

@@ -7,13 +7,38 @@ use sky_core::catalog::{
 use sky_core::resources::Resources;
 use sky_core::{CloudId, suggest};
 
-use crate::{CLOUD, SshPoolCloud, instance_type};
+use crate::{CLOUD, PoolError, SshPoolCloud, instance_type};
 
 fn none(hint: String) -> Feasibility {
     Feasibility {
         offerings: Vec::new(),
         suggestions: Vec::new(),
         hint: Some(hint),
+    }
+}
+
+/// A pool file that cannot be used, as a catalog error.
+fn file_error(e: &PoolError) -> CatalogError {
+    match e {
+        PoolError::Invalid {
+            origin,
+            line,
+            message,
+            ..
+        } => CatalogError::Malformed {
+            path: origin.into(),
+            line: line.unwrap_or(0),
+            message: message.clone(),
+        },
+        PoolError::Io { path, source } => CatalogError::Io {
+            path: path.clone(),
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
+        PoolError::Db { path, .. } => CatalogError::Malformed {
+            path: path.clone(),
+            line: 0,
+            message: e.to_string(),
+        },
     }
 }
 
@@ -43,6 +68,9 @@ impl Catalog for SshPoolCloud {
     fn offerings(&self, req: &Resources) -> Feasibility {
         if req.cloud.as_ref().is_some_and(|c| *c != CLOUD) {
             return Feasibility::default();
+        }
+        if let Some(e) = &self.file_error {
+            return none(format!("SSH node pools are unavailable: {e}"));
         }
         if self.pools.is_empty() {
             return none(format!(
@@ -117,6 +145,9 @@ impl Catalog for SshPoolCloud {
         if let Some(r) = region
             && self.pools.get(r).is_none()
         {
+            if let Some(e) = &self.file_error {
+                return Err(file_error(e));
+            }
             let names = self.pools.names();
             return Err(CatalogError::UnknownRegion {
                 cloud: CLOUD.to_string(),

@@ -16,10 +16,12 @@
 //! `password` (pool or host) is accepted and ignored: SkyPilot uses it for `sudo`, and sky
 //! logs in with keys only.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use serde_saphyr::{Location, Spanned};
+use sky_core::suggest;
 
 use crate::error::PoolError;
 
@@ -59,9 +61,10 @@ pub struct NodePools {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawPool {
     #[serde(default)]
-    hosts: Vec<RawHost>,
+    hosts: Vec<Spanned<RawHost>>,
     user: Option<String>,
     identity_file: Option<String>,
     port: Option<u16>,
@@ -69,18 +72,96 @@ struct RawPool {
     _password: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// A host: a bare address, or an object overriding the pool's defaults.
+///
+/// Not `#[serde(untagged)]`: an untagged enum replaces the error of a mistyped key (and its
+/// position) with "data did not match any variant".
 enum RawHost {
     Address(String),
-    Full {
-        ip: String,
-        user: Option<String>,
-        identity_file: Option<String>,
-        port: Option<u16>,
-        #[serde(default, rename = "password")]
-        _password: Option<String>,
-    },
+    Full(RawHostFields),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHostFields {
+    ip: String,
+    user: Option<String>,
+    identity_file: Option<String>,
+    port: Option<u16>,
+    #[serde(default, rename = "password")]
+    _password: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for RawHost {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawHost;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an address, or a mapping with `ip` and optional `user`, `identity_file`, `port`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawHost, E> {
+                Ok(RawHost::Address(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawHost, A::Error> {
+                RawHostFields::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawHost::Full)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Where in the file: 1-based line and column (0 when unknown).
+type Pos = (u64, u64);
+
+fn pos(l: &Location) -> Pos {
+    (l.line(), l.column())
+}
+
+/// The parser's error as a message without the position (the error shows it once, in
+/// front); an unknown key gets a did-you-mean over the keys allowed where it was written.
+fn syntax_message(e: &serde_saphyr::Error, at: Option<Pos>) -> String {
+    let mut inner = e;
+    while let serde_saphyr::Error::WithSnippet { error, .. }
+    | serde_saphyr::Error::AliasError { error, .. } = inner
+    {
+        inner = error;
+    }
+    match inner {
+        serde_saphyr::Error::SerdeUnknownField {
+            field, expected, ..
+        } => {
+            return match suggest::did_you_mean(field, expected.iter().copied()) {
+                Some(near) => format!("unknown field `{field}`; did you mean `{near}`?"),
+                None => format!(
+                    "unknown field `{field}`; expected one of {}",
+                    expected
+                        .iter()
+                        .map(|f| format!("`{f}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+        }
+        serde_saphyr::Error::DuplicateMappingKey { key: Some(k), .. } => {
+            return format!("duplicate key `{k}`");
+        }
+        _ => {}
+    }
+    let mut message = inner.to_string();
+    if let Some((line, column)) = at {
+        for suffix in [
+            format!(" at line {line}, column {column}"),
+            format!("error: line {line} column {column}: "),
+        ] {
+            message = message.replace(&suffix, "");
+        }
+    }
+    format!(
+        "{} (expected `pool-name: {{hosts: [ip, ...], user: ..., identity_file: ...}}`)",
+        message.trim()
+    )
 }
 
 fn expand(path: &str) -> PathBuf {
@@ -122,52 +203,56 @@ impl NodePools {
     }
 
     fn parse(text: &str, origin: &str) -> Result<Self, PoolError> {
-        let invalid = |message: String| PoolError::Invalid {
+        let invalid = |at: Option<Pos>, message: String| PoolError::Invalid {
             origin: origin.to_string(),
+            line: at.map(|p| p.0).filter(|l| *l > 0),
+            column: at.map(|p| p.1).filter(|c| *c > 0),
             message,
         };
         if text.trim().is_empty() {
             return Ok(NodePools::default());
         }
-        let raw: BTreeMap<String, RawPool> = serde_saphyr::from_str(text).map_err(|e| {
-            invalid(format!(
-                "{e} (expected `pool-name: {{hosts: [ip, ...], user: ..., identity_file: ...}}`)"
-            ))
+        let raw: HashMap<Spanned<String>, RawPool> = serde_saphyr::from_str(text).map_err(|e| {
+            let at = e.location().map(|l| pos(&l));
+            invalid(at, syntax_message(&e, at))
         })?;
+        // In file order, so that the first mistake is the one reported.
+        let mut raw: Vec<_> = raw.into_iter().collect();
+        raw.sort_by_key(|(name, _)| pos(&name.referenced));
         let default_user = std::env::var("USER").unwrap_or_else(|_| "root".into());
         let mut pools = BTreeMap::new();
         for (name, p) in raw {
+            let at = Some(pos(&name.referenced));
+            let name = name.value;
             if !valid_pool_name(&name) {
-                return Err(invalid(format!(
-                    "pool name {name:?}: use letters, digits, '-', '_' and '.'"
-                )));
+                return Err(invalid(
+                    at,
+                    format!("pool name {name:?}: use letters, digits, '-', '_' and '.'"),
+                ));
             }
             if p.hosts.is_empty() {
-                return Err(invalid(format!("pool {name:?} has no hosts")));
+                return Err(invalid(at, format!("pool {name:?} has no hosts")));
             }
             let mut seen = BTreeSet::new();
             let mut hosts = Vec::new();
             for h in p.hosts {
-                let host = match h {
+                let at = Some(pos(&h.referenced));
+                let host = match h.value {
                     RawHost::Address(ip) => PoolHost {
                         ip,
                         port: p.port.unwrap_or(22),
                         user: p.user.clone().unwrap_or_else(|| default_user.clone()),
                         identity_file: p.identity_file.as_deref().map(expand),
                     },
-                    RawHost::Full {
-                        ip,
-                        user,
-                        identity_file,
-                        port,
-                        ..
-                    } => PoolHost {
-                        ip,
-                        port: port.or(p.port).unwrap_or(22),
-                        user: user
+                    RawHost::Full(f) => PoolHost {
+                        ip: f.ip,
+                        port: f.port.or(p.port).unwrap_or(22),
+                        user: f
+                            .user
                             .or_else(|| p.user.clone())
                             .unwrap_or_else(|| default_user.clone()),
-                        identity_file: identity_file
+                        identity_file: f
+                            .identity_file
                             .as_deref()
                             .or(p.identity_file.as_deref())
                             .map(expand),
@@ -175,13 +260,16 @@ impl NodePools {
                 };
                 let ip = host.ip.trim();
                 if ip.is_empty() || ip.contains(char::is_whitespace) {
-                    return Err(invalid(format!(
-                        "pool {name:?}: host {:?} is not an address",
-                        host.ip
-                    )));
+                    return Err(invalid(
+                        at,
+                        format!("pool {name:?}: host {:?} is not an address", host.ip),
+                    ));
                 }
                 if !seen.insert(host.key()) {
-                    return Err(invalid(format!("pool {name:?} lists {} twice", host.key())));
+                    return Err(invalid(
+                        at,
+                        format!("pool {name:?} lists {} twice", host.key()),
+                    ));
                 }
                 hosts.push(host);
             }
@@ -252,5 +340,55 @@ mod tests {
         let e = NodePools::from_yaml_str("- a\n- b\n").unwrap_err();
         assert!(e.to_string().contains("expected"), "{e}");
         assert!(NodePools::from_yaml_str("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_a_line_and_a_suggestion() {
+        let e = NodePools::from_yaml_str("lab:\n  usr: ubuntu\n  hosts: [10.0.0.1]\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "ssh_node_pools.yaml:2:3: unknown field `usr`; did you mean `user`?"
+        );
+        let e = NodePools::from_yaml_str(
+            "lab:\n  hosts:\n    - 10.0.0.1\n    - ip: 10.0.0.2\n      identity_fle: /k\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "ssh_node_pools.yaml:5:7: unknown field `identity_fle`; did you mean `identity_file`?"
+        );
+        let e = NodePools::from_yaml_str("lab:\n  hosts: [10.0.0.1]\n  gpus: 8\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "ssh_node_pools.yaml:3:3: unknown field `gpus`; expected one of `hosts`, `user`, \
+             `identity_file`, `port`, `password`"
+        );
+        let e = NodePools::from_yaml_str("lab:\n  hosts:\n    - {ip: 10.0.0.1, prt: 22}\n")
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "ssh_node_pools.yaml:3:22: unknown field `prt`; did you mean `port`?"
+        );
+    }
+
+    #[test]
+    fn checks_name_the_line() {
+        let e =
+            NodePools::from_yaml_str("ok:\n  hosts: [10.0.0.1]\np:\n  hosts: []\n").unwrap_err();
+        assert!(e.to_string().starts_with("ssh_node_pools.yaml:3:"), "{e}");
+        let e =
+            NodePools::from_yaml_str("p:\n  hosts:\n    - 10.0.0.1\n    - 10.0.0.1\n").unwrap_err();
+        assert!(e.to_string().starts_with("ssh_node_pools.yaml:4:"), "{e}");
+        let e = NodePools::from_yaml_str("p:\n  hosts:\n    - ip: 10.0.0.1\n      port: x\n")
+            .unwrap_err();
+        assert!(e.to_string().starts_with("ssh_node_pools.yaml:4:"), "{e}");
+        let e = NodePools::from_yaml_str("p:\n  hosts: [10.0.0.1]\np:\n  hosts: [10.0.0.2]\n")
+            .unwrap_err();
+        assert_eq!(e.to_string(), "ssh_node_pools.yaml:3:1: duplicate key `p`");
+        let e = NodePools::from_yaml_str("a:\n  hosts: []\nb:\n  hosts: []\n").unwrap_err();
+        assert!(
+            e.to_string().starts_with("ssh_node_pools.yaml:1:"),
+            "first in file order: {e}"
+        );
     }
 }

@@ -20,10 +20,14 @@ pub enum PoolError {
         source: std::io::Error,
     },
     /// The pool file is not SkyPilot's format.
-    #[error("{origin}: {message}")]
+    #[error("{origin}{}: {message}", fmt_pos(*.line, *.column))]
     Invalid {
         /// The file (or `ssh_node_pools.yaml` for text).
         origin: String,
+        /// The line (1-based) of what is wrong, when known.
+        line: Option<u64>,
+        /// The column (1-based) of what is wrong, when known.
+        column: Option<u64>,
         /// What is wrong.
         message: String,
     },
@@ -36,6 +40,15 @@ pub enum PoolError {
         #[source]
         source: rusqlite::Error,
     },
+}
+
+/// `:line:column` (or `:line`), as compilers and sky's task loader print positions.
+fn fmt_pos(line: Option<u64>, column: Option<u64>) -> String {
+    match (line, column) {
+        (Some(l), Some(c)) => format!(":{l}:{c}"),
+        (Some(l), None) => format!(":{l}"),
+        _ => String::new(),
+    }
 }
 
 impl From<PoolError> for Error {

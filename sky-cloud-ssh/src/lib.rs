@@ -67,11 +67,20 @@ pub struct SshPoolCloud {
     known_hosts: KnownHostsPolicy,
     known_hosts_file: Option<PathBuf>,
     connect_timeout: Duration,
+    /// Why the pool file could not be used ([`SshPoolCloud::from_file`]).
+    file_error: Option<Arc<PoolError>>,
 }
 
 impl SshPoolCloud {
     /// The pools.
     pub fn pools(&self) -> &NodePools {
         &self.pools
+    }
+
+    /// Why the pool file could not be read, when [`SshPoolCloud::from_file`] found it
+    /// malformed: launches on a pool fail with this error, while the clusters the pools
+    /// already have are still listed and torn down.
+    pub fn pool_file_error(&self) -> Option<&PoolError> {
+        self.file_error.as_deref()
     }
 }

@@ -88,6 +88,15 @@ impl SshPoolCloud {
         cfg
     }
 
+    /// The error of a launch on a pool that is not in the pool file (or the file's error).
+    fn no_pool(&self, pool: &str) -> Error {
+        let message = match &self.file_error {
+            Some(e) => format!("SSH node pool {pool:?} is unavailable: {e}"),
+            None => format!("there is no SSH node pool {pool:?}"),
+        };
+        Error::new(ErrorKind::InvalidRequest, message).with_placement(placement(pool))
+    }
+
     fn allocations(&self, cluster: &ClusterRef) -> Result<Vec<Allocation>> {
         Ok(self.alloc.of_cluster(&cluster.name)?)
     }
@@ -120,26 +129,19 @@ impl Provisioner for SshPoolCloud {
     }
 
     async fn bootstrap(&self, req: &LaunchRequest) -> Result<()> {
-        if self.pools.get(&req.cluster.region).is_none() {
-            return Err(Error::new(
-                ErrorKind::InvalidRequest,
-                format!("there is no SSH node pool {:?}", req.cluster.region),
-            )
-            .with_placement(placement(&req.cluster.region)));
+        match self.pools.get(&req.cluster.region) {
+            Some(_) => Ok(()),
+            None => Err(self.no_pool(&req.cluster.region)),
         }
-        Ok(())
     }
 
     async fn run_instances(&self, req: &LaunchRequest) -> Result<Vec<InstanceInfo>> {
         let pool_name = &req.cluster.region;
         let at = placement(pool_name);
-        let pool = self.pools.get(pool_name).ok_or_else(|| {
-            Error::new(
-                ErrorKind::InvalidRequest,
-                format!("there is no SSH node pool {pool_name:?}"),
-            )
-            .with_placement(at.clone())
-        })?;
+        let pool = self
+            .pools
+            .get(pool_name)
+            .ok_or_else(|| self.no_pool(pool_name))?;
         if req.instance_type != instance_type(pool_name) {
             return Err(Error::new(
                 ErrorKind::InvalidRequest,

@@ -178,3 +178,52 @@ async fn a_full_pool_says_how_many_hosts_are_missing() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_pool_file_fails_launches_not_existing_clusters() {
+    use sky_core::catalog::Catalog;
+    use sky_core::resources::Resources;
+    let Some(p) = pool(1) else { return };
+    let it = instance_type("netns");
+    p.cloud()
+        .run_instances(&LaunchRequest::new(cluster("a"), &it, 1))
+        .await
+        .unwrap();
+    // The user edits the file and mistypes a key.
+    let file = p.dir.path().join("ssh_node_pools.yaml");
+    std::fs::write(&file, "netns:\n  usr: root\n  hosts: [198.18.0.1]\n").unwrap();
+    let cloud = SshPoolCloud::from_file(&file, p.dir.path())
+        .unwrap()
+        .with_known_hosts(
+            KnownHostsPolicy::Strict,
+            Some(p.hosts.known_hosts_file().to_path_buf()),
+        )
+        .with_connect_timeout(Duration::from_secs(10));
+    let want = format!(
+        "{}:2:3: unknown field `usr`; did you mean `user`?",
+        file.display()
+    );
+    assert_eq!(cloud.pool_file_error().unwrap().to_string(), want);
+    // The existing cluster is still there and can be torn down.
+    assert_eq!(cloud.query_instances(&cluster("a")).await.unwrap().len(), 1);
+    // Launches on the pool say why.
+    let err = cloud
+        .run_instances(&LaunchRequest::new(cluster("b"), &it, 1))
+        .await
+        .unwrap_err();
+    eprintln!("user sees: {err}");
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+    assert!(err.to_string().contains(&want), "{err}");
+    let hint = cloud.offerings(&Resources::default()).hint.unwrap();
+    assert!(hint.contains(&want), "{hint}");
+    let err = cloud.validate_region_zone(Some("netns"), None).unwrap_err();
+    assert!(err.to_string().contains(":2: unknown field `usr`"), "{err}");
+    cloud.terminate_instances(&cluster("a")).await.unwrap();
+    assert!(
+        cloud
+            .query_instances(&cluster("a"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
