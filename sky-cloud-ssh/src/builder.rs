@@ -17,11 +17,13 @@ impl SshPoolCloud {
     /// `~/.ssh/known_hosts`, changed keys refused); see [`SshPoolCloud::with_known_hosts`].
     pub fn new(pools: NodePools, state_dir: &Path) -> Result<Self, PoolError> {
         Ok(SshPoolCloud {
+            alloc: Arc::new(alloc::AllocStore::open(state_dir, &pools)?),
             pools,
-            alloc: Arc::new(alloc::AllocStore::open(state_dir)?),
             known_hosts: KnownHostsPolicy::AcceptNew,
             known_hosts_file: None,
             connect_timeout: Duration::from_secs(30),
+            probe_timeout: Duration::from_secs(5),
+            probed: Arc::default(),
             file_error: None,
         })
     }
@@ -67,6 +69,13 @@ impl SshPoolCloud {
     /// Sets the SSH connection timeout (default 30 s).
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets how long a free host has to accept an SSH login before a launch skips it
+    /// (default 5 s; at most the connection timeout).
+    pub fn with_probe_timeout(mut self, timeout: Duration) -> Self {
+        self.probe_timeout = timeout;
         self
     }
 }

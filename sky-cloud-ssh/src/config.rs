@@ -39,9 +39,15 @@ pub struct PoolHost {
 }
 
 impl PoolHost {
-    /// `ip:port`: how allocations name the host.
+    /// `ip:port`: how a pool names the host (a pool lists it once).
     pub fn key(&self) -> String {
         format!("{}:{}", self.ip, self.port)
+    }
+
+    /// `user@ip:port`: the host as allocations name it, whatever pool lists it (a host is
+    /// given to one cluster at a time).
+    pub fn login(&self) -> String {
+        format!("{}@{}:{}", self.user, self.ip, self.port)
     }
 }
 

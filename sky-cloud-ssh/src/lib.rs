@@ -3,9 +3,11 @@
 //! sky's `ssh` backend: node pools of machines that already exist, listed in
 //! `~/.sky/ssh_node_pools.yaml` in SkyPilot's format (see [`config`]). Each pool is a region
 //! of the `ssh` cloud with one instance type, `ssh-<pool>`, at price 0. Provisioning a
-//! cluster allocates free hosts of a pool to it and records the allocation
-//! (`<state dir>/ssh_node_pools.db`, see [`SshPoolCloud`]); `down` kills the cluster's jobs on
-//! its hosts and releases them. Nodes are reached over SSH with each host's user, key and
+//! cluster allocates free hosts of a pool to it, skipping hosts that do not accept an SSH
+//! login (a probe whose connection the launch then uses), and records the allocation
+//! (`<state dir>/ssh_node_pools.db`, see [`SshPoolCloud`]). A host (`user@address:port`) is
+//! allocated once, whatever pools list it. `down` kills the cluster's jobs on its hosts and
+//! releases them. Nodes are reached over SSH with each host's user, key and
 //! port ([`SshPoolCloud`] is also the broker's `NodeConnector` for them).
 //!
 //! # Why it exists
@@ -31,6 +33,7 @@ mod builder;
 mod catalog;
 pub mod config;
 mod error;
+mod probe;
 mod provision;
 
 pub use config::{NodePool, NodePools, PoolHost};
@@ -67,6 +70,9 @@ pub struct SshPoolCloud {
     known_hosts: KnownHostsPolicy,
     known_hosts_file: Option<PathBuf>,
     connect_timeout: Duration,
+    probe_timeout: Duration,
+    /// Connections probes opened, for the clusters' first use ([`probe`]).
+    probed: Arc<probe::Probed>,
     /// Why the pool file could not be used ([`SshPoolCloud::from_file`]).
     file_error: Option<Arc<PoolError>>,
 }

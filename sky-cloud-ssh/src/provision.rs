@@ -1,5 +1,6 @@
 //! Provisioning as allocation: hosts of a pool are given to a cluster and taken back.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,7 +15,7 @@ use sky_exec::NodeConnector;
 use sky_exec::{CommandRunner, ExecError, GangNode, SshConfig, SshRunner};
 
 use crate::alloc::{Allocated, Allocation};
-use crate::config::PoolHost;
+use crate::config::{NodePool, PoolHost};
 use crate::{CLOUD, SshPoolCloud, instance_type};
 
 /// How long `terminate` lets a job's processes exit after SIGTERM.
@@ -36,44 +37,113 @@ fn plural(n: usize, one: &str) -> String {
     }
 }
 
-/// The capacity error of a pool with `free` of its `total` hosts free, for a cluster that
-/// still needs `missing` hosts.
-fn pool_full_message(pool: &str, free: usize, total: usize, missing: usize) -> String {
-    format!(
-        "SSH node pool {pool} has {} of {total} free; the cluster needs {missing}, {} short",
+/// The capacity error of a pool with `free` of its `total` hosts free (and answering, when
+/// some free ones do not), for a cluster that still needs `missing` hosts; `notes` say why
+/// hosts were not free (`198.18.0.13: connection refused`, ...).
+fn pool_full_message(
+    pool: &str,
+    free: usize,
+    total: usize,
+    missing: usize,
+    answering: bool,
+    notes: &[String],
+) -> String {
+    let mut m = format!(
+        "SSH node pool {pool} has {} of {total} free{}; the cluster needs {missing}, {} short",
         plural(free, "host"),
+        if answering { " and answering" } else { "" },
         plural(missing.saturating_sub(free), "host"),
-    )
+    );
+    if !notes.is_empty() {
+        m.push_str(&format!(" ({})", notes.join("; ")));
+    }
+    m
 }
 
+/// How many times a launch probes and allocates again when another launch took the hosts it
+/// probed.
+const ALLOCATE_ATTEMPTS: usize = 3;
+
 impl SshPoolCloud {
-    fn host_of(&self, pool: &str, a: &Allocation) -> PoolHost {
+    /// How to reach an allocated host: as its pool lists it now (a key path fixed in the
+    /// file applies), or as it was reached when allocated (the host left the file, or the
+    /// file is malformed).
+    fn host_of(&self, a: &Allocation) -> PoolHost {
+        let login = a.host.login();
         self.pools
-            .get(pool)
-            .and_then(|p| p.hosts.iter().find(|h| h.key() == a.key()).cloned())
-            .unwrap_or_else(|| PoolHost {
-                // The host left the pool file after it was allocated: reach it with defaults.
-                ip: a.ip.clone(),
-                port: a.port,
-                user: std::env::var("USER").unwrap_or_else(|_| "root".into()),
-                identity_file: None,
-            })
+            .get(&a.pool)
+            .and_then(|p| p.hosts.iter().find(|h| h.login() == login).cloned())
+            .unwrap_or_else(|| a.host.clone())
     }
 
-    fn instance(pool: &str, a: &Allocation) -> InstanceInfo {
+    /// Gives the cluster's missing ranks answering hosts of `pool`, all or nothing.
+    async fn allocate(&self, pool: &NodePool, req: &LaunchRequest) -> Result<Vec<Allocation>> {
+        let name = &req.cluster.name;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let needs = self
+                .alloc
+                .needs(&pool.name, &pool.hosts, name, req.num_nodes)?;
+            let (ok, dead) = if needs.missing == 0 {
+                (Vec::new(), Vec::new())
+            } else {
+                self.answering(needs.free, needs.missing).await
+            };
+            let outcome = self.alloc.allocate(&pool.name, &ok, name, req.num_nodes);
+            // Keep the connections of the hosts the cluster got, for its first `runners`.
+            let kept: Vec<String> = match &outcome {
+                Ok(Allocated::Done(all)) => all.iter().map(|a| a.host.login()).collect(),
+                _ => Vec::new(),
+            };
+            self.probed
+                .discard(ok.iter().map(|h| h.login()).filter(|l| !kept.contains(l)));
+            let free = match outcome? {
+                Allocated::Done(all) => return Ok(all),
+                // Another launch took probed hosts meanwhile: look again.
+                Allocated::Short { .. }
+                    if ok.len() >= needs.missing && attempt < ALLOCATE_ATTEMPTS =>
+                {
+                    continue;
+                }
+                Allocated::Short { free } => free,
+            };
+            let answering = !dead.is_empty();
+            let mut notes = dead;
+            notes.extend(needs.elsewhere.iter().map(|(login, cluster, other)| {
+                format!("{login} is also in pool {other}, where cluster {cluster} has it")
+            }));
+            return Err(Error::new(
+                ErrorKind::Capacity,
+                pool_full_message(
+                    &pool.name,
+                    free,
+                    pool.hosts.len(),
+                    needs.missing,
+                    answering,
+                    &notes,
+                ),
+            )
+            .with_code("PoolFull")
+            .with_scope(Scope::Region)
+            .with_placement(placement(&pool.name)));
+        }
+    }
+
+    fn instance(a: &Allocation) -> InstanceInfo {
         InstanceInfo {
-            id: format!("{pool}/{}", a.key()),
+            id: format!("{}/{}", a.pool, a.host.key()),
             rank: a.rank,
             state: InstanceState::Running,
-            private_ip: Some(a.ip.clone()),
+            private_ip: Some(a.host.ip.clone()),
             public_ip: None,
             zone: None,
-            instance_type: instance_type(pool),
+            instance_type: instance_type(&a.pool),
             spot: false,
         }
     }
 
-    fn ssh_config(&self, host: &PoolHost) -> SshConfig {
+    pub(crate) fn ssh_config(&self, host: &PoolHost) -> SshConfig {
         let mut cfg = SshConfig::new(host.ip.clone())
             .user(host.user.clone())
             .port(host.port)
@@ -160,19 +230,8 @@ impl Provisioner for SshPoolCloud {
             )
             .with_placement(at));
         }
-        match self
-            .alloc
-            .allocate(pool_name, &pool.hosts, &req.cluster.name, req.num_nodes)?
-        {
-            Allocated::Done(all) => Ok(all.iter().map(|a| Self::instance(pool_name, a)).collect()),
-            Allocated::Short { free, missing } => Err(Error::new(
-                ErrorKind::Capacity,
-                pool_full_message(pool_name, free, pool.hosts.len(), missing),
-            )
-            .with_code("PoolFull")
-            .with_scope(Scope::Region)
-            .with_placement(at)),
-        }
+        let all = self.allocate(pool, req).await?;
+        Ok(all.iter().map(Self::instance).collect())
     }
 
     async fn wait_instances(
@@ -194,7 +253,7 @@ impl Provisioner for SshPoolCloud {
         Ok(self
             .allocations(cluster)?
             .iter()
-            .map(|a| Self::instance(&cluster.region, a))
+            .map(Self::instance)
             .collect())
     }
 
@@ -210,13 +269,10 @@ impl Provisioner for SshPoolCloud {
             )
             .with_placement(placement(&cluster.region)));
         };
-        let head = self.host_of(&cluster.region, head);
+        let head = self.host_of(head);
         Ok(ClusterInfo {
             cluster: cluster.clone(),
-            instances: allocs
-                .iter()
-                .map(|a| Self::instance(&cluster.region, a))
-                .collect(),
+            instances: allocs.iter().map(Self::instance).collect(),
             ssh_user: head.user,
             ssh_port: head.port,
         })
@@ -232,10 +288,8 @@ impl Provisioner for SshPoolCloud {
 
     async fn terminate_instances(&self, cluster: &ClusterRef) -> Result<()> {
         let allocs = self.allocations(cluster)?;
-        let hosts: Vec<PoolHost> = allocs
-            .iter()
-            .map(|a| self.host_of(&cluster.region, a))
-            .collect();
+        self.probed.discard(allocs.iter().map(|a| a.host.login()));
+        let hosts: Vec<PoolHost> = allocs.iter().map(|a| self.host_of(a)).collect();
         let results = join_all(hosts.iter().map(|h| self.clean_host(h))).await;
         for (h, r) in hosts.iter().zip(results) {
             if let Err(e) = r {
@@ -258,16 +312,17 @@ impl NodeConnector for SshPoolCloud {
             .alloc
             .of_cluster(&info.cluster.name)
             .map_err(|e| ExecError::InvalidArgument(e.to_string()))?;
-        let configs = allocs
-            .iter()
-            .map(|a| {
-                (
-                    a.rank,
-                    self.ssh_config(&self.host_of(&info.cluster.region, a)),
-                )
-            })
-            .collect();
-        sky_exec::connector::connect_all(configs).await
+        let mut nodes = Vec::new();
+        let mut configs = Vec::new();
+        for a in &allocs {
+            match self.probed.take(&a.host.login()) {
+                Some(runner) => nodes.push(GangNode::new(a.rank, Arc::new(runner))),
+                None => configs.push((a.rank, self.ssh_config(&self.host_of(a)))),
+            }
+        }
+        nodes.extend(sky_exec::connector::connect_all(configs).await?);
+        nodes.sort_by_key(|n| n.rank);
+        Ok(nodes)
     }
 
     async fn release(&self, _cluster: &ClusterRef) -> std::result::Result<(), ExecError> {
@@ -282,12 +337,24 @@ mod tests {
     #[test]
     fn a_full_pool_counts_what_is_missing() {
         assert_eq!(
-            pool_full_message("lab", 1, 3, 3),
+            pool_full_message("lab", 1, 3, 3, false, &[]),
             "SSH node pool lab has 1 host of 3 free; the cluster needs 3, 2 hosts short"
         );
         assert_eq!(
-            pool_full_message("lab", 0, 2, 1),
+            pool_full_message("lab", 0, 2, 1, false, &[]),
             "SSH node pool lab has 0 hosts of 2 free; the cluster needs 1, 1 host short"
+        );
+        assert_eq!(
+            pool_full_message(
+                "lab",
+                1,
+                3,
+                2,
+                true,
+                &["10.0.0.3: connection refused".into()]
+            ),
+            "SSH node pool lab has 1 host of 3 free and answering; the cluster needs 2, \
+             1 host short (10.0.0.3: connection refused)"
         );
     }
 }

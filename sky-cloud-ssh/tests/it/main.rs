@@ -5,11 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sky_cloud_ssh::{NodePools, SshPoolCloud, instance_type};
+use sky_core::Task;
 use sky_core::conformance::{ConformanceConfig, run_all};
 use sky_core::error::ErrorKind;
 use sky_core::provision::{ClusterRef, LaunchRequest, Provisioner};
 use sky_exec::testing::{HarnessError, NetnsHosts};
-use sky_exec::{KnownHostsPolicy, SshKeyPair};
+use sky_exec::{GangJob, KnownHostsPolicy, Phase, SshKeyPair};
+use sky_runtime::{Broker, ProvisionOptions};
 
 struct Pool {
     hosts: NetnsHosts,
@@ -31,6 +33,17 @@ impl Pool {
 }
 
 fn pool(n: usize) -> Option<Pool> {
+    pool_file(n, |key, ips| {
+        let mut yaml = format!("netns:\n  user: root\n  identity_file: {key}\n  hosts:\n");
+        for ip in ips {
+            yaml.push_str(&format!("    - {ip}\n"));
+        }
+        yaml
+    })
+}
+
+/// `n` netns hosts and the pool file `yaml(key path, host addresses)` gives for them.
+fn pool_file(n: usize, yaml: impl FnOnce(&str, &[String]) -> String) -> Option<Pool> {
     let dir = tempfile::tempdir().unwrap();
     let key = SshKeyPair::ensure(&dir.path().join("keys")).unwrap();
     let hosts = match NetnsHosts::create(n, key.public_key_openssh()) {
@@ -41,20 +54,75 @@ fn pool(n: usize) -> Option<Pool> {
         }
         Err(e) => panic!("{e}\nCI must run the SSH tests (root, openssh-server, rsync, iproute2)"),
     };
-    let mut yaml = format!(
-        "netns:\n  user: root\n  identity_file: {}\n  hosts:\n",
-        key.private_key_path().display()
-    );
-    for h in hosts.hosts() {
-        yaml.push_str(&format!("    - {}\n", h.ip));
-    }
-    let pools = NodePools::from_yaml_str(&yaml).unwrap();
+    let ips: Vec<String> = hosts.hosts().iter().map(|h| h.ip.clone()).collect();
+    let text = yaml(&key.private_key_path().display().to_string(), &ips);
+    let pools = NodePools::from_yaml_str(&text).unwrap();
     Some(Pool {
         hosts,
         dir,
         _key: key,
         pools,
     })
+}
+
+impl Pool {
+    /// A broker over this pool's backend and state directory.
+    fn broker(&self) -> Broker {
+        Broker::builder()
+            .state_dir(self.dir.path())
+            .unwrap()
+            .owner("tester")
+            .backend(Arc::new(self.cloud()))
+            .build()
+            .unwrap()
+    }
+
+    /// Every allocation in the store: `(host, cluster)`.
+    fn allocations(&self) -> Vec<(String, String)> {
+        let c = rusqlite::Connection::open(self.dir.path().join("ssh_node_pools.db")).unwrap();
+        let mut st = c
+            .prepare("SELECT host, cluster FROM host_allocations ORDER BY host")
+            .unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+}
+
+/// The message of a failed launch's last attempt, in full (the error's table shortens it).
+fn last_attempt(e: &sky_runtime::BrokerError) -> String {
+    let history = e.history().unwrap_or_else(|| panic!("no history: {e}"));
+    history.attempts.last().expect("an attempt").message.clone()
+}
+
+fn task(yaml: &str) -> Task {
+    Task::from_yaml_str(yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
+}
+
+/// The run phase's processes of `job` on `cluster`, by rank.
+async fn run_pids(b: &Broker, cluster: &str, job: u64) -> Vec<usize> {
+    let gang = GangJob::new(job, b.nodes(cluster).await.unwrap()).unwrap();
+    let pids = gang.pids(Phase::Run).await.unwrap();
+    pids.values().map(Vec::len).collect()
+}
+
+/// Polls `check` until it is true, at most 60 s.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut pause = Duration::from_millis(20);
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(300));
+    }
 }
 
 fn cluster(name: &str) -> ClusterRef {
@@ -115,23 +183,18 @@ async fn a_full_pool_is_a_capacity_error_and_down_frees_hosts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_allocations_never_share_a_host() {
-    // The allocation store is shared through SQLite; no SSH is needed to allocate.
-    let dir = tempfile::tempdir().unwrap();
-    let pools = NodePools::from_yaml_str(
-        "p:\n  user: root\n  hosts: [10.9.0.1, 10.9.0.2, 10.9.0.3, 10.9.0.4, 10.9.0.5]\n",
-    )
-    .unwrap();
+    // Six launches at once, each with its own store (as six processes), on five hosts.
+    let Some(p) = pool(5) else { return };
     let mut tasks = Vec::new();
     for i in 0..6 {
-        let cloud = Arc::new(SshPoolCloud::new(pools.clone(), dir.path()).unwrap());
+        let cloud = Arc::new(p.cloud());
         tasks.push(tokio::spawn(async move {
-            let c = ClusterRef {
-                name: format!("c{i}"),
-                region: "p".into(),
-                zone: None,
-            };
             cloud
-                .run_instances(&LaunchRequest::new(c, instance_type("p"), 2))
+                .run_instances(&LaunchRequest::new(
+                    cluster(&format!("c{i}")),
+                    instance_type("netns"),
+                    2,
+                ))
                 .await
         }));
     }
@@ -226,4 +289,224 @@ async fn a_malformed_pool_file_fails_launches_not_existing_clusters() {
             .unwrap()
             .is_empty()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_in_two_pools_goes_to_one_cluster_and_down_of_another_spares_its_job() {
+    // Pools `a` and `b` both list the first host; `b` has a second one.
+    let Some(p) = pool_file(2, |key, ips| {
+        format!(
+            "a:\n  user: root\n  identity_file: {key}\n  hosts: [{0}]\n\
+             b:\n  user: root\n  identity_file: {key}\n  hosts: [{0}, {1}]\n",
+            ips[0], ips[1]
+        )
+    }) else {
+        return;
+    };
+    let shared = p.hosts.hosts()[0].ip.clone();
+    let b = p.broker();
+    let opts = ProvisionOptions::new();
+    let x = b
+        .launch(
+            &task("resources:\n  infra: ssh/a\nrun: sleep 300\n"),
+            "x",
+            &opts,
+        )
+        .await
+        .unwrap();
+    let job = x.job_id.unwrap();
+    let running = |v: Vec<usize>| v.len() == 1 && v[0] > 0;
+    eventually("x's job to run", || async {
+        running(run_pids(&b, "x", job).await)
+    })
+    .await;
+    // `y` needs both hosts of `b`: one is x's.
+    let two = task("num_nodes: 2\nresources:\n  infra: ssh/b\nrun: echo hi\n");
+    let y = b.launch(&two, "y", &opts).await;
+    if y.is_ok() {
+        b.down("y").await.unwrap();
+    }
+    assert!(
+        running(run_pids(&b, "x", job).await),
+        "down of y killed x's job"
+    );
+    let err = y.unwrap_err();
+    eprintln!("user sees: {err}");
+    let err = last_attempt(&err);
+    eprintln!("in full: {err}");
+    assert!(
+        err.contains(&format!(
+            "SSH node pool b has 1 host of 2 free; the cluster needs 2, 1 host short \
+             (root@{shared}:22 is also in pool a, where cluster "
+        )),
+        "{err}"
+    );
+    // One node of `b` fits beside x, on the other host.
+    let z = b
+        .launch(
+            &task("resources:\n  infra: ssh/b\nrun: echo hi\n"),
+            "z",
+            &opts,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        z.cluster.nodes[0].private_ip.as_deref(),
+        Some(p.hosts.hosts()[1].ip.as_str())
+    );
+    b.down("z").await.unwrap();
+    assert!(
+        running(run_pids(&b, "x", job).await),
+        "down of z killed x's job"
+    );
+    b.down("x").await.unwrap();
+    assert!(p.allocations().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_launch_skips_a_host_whose_sshd_is_stopped() {
+    let Some(mut p) = pool(3) else { return };
+    p.hosts.stop_sshd(0);
+    let b = p.broker();
+    let l = b
+        .launch(
+            &task("num_nodes: 2\nrun: echo rank-$SKYPILOT_NODE_RANK\n"),
+            "two",
+            &ProvisionOptions::new(),
+        )
+        .await
+        .unwrap();
+    let mut ips: Vec<_> = l
+        .cluster
+        .nodes
+        .iter()
+        .map(|n| n.private_ip.clone().unwrap())
+        .collect();
+    ips.sort();
+    let live: Vec<_> = p.hosts.hosts()[1..].iter().map(|h| h.ip.clone()).collect();
+    assert_eq!(ips, live);
+    let rec = b
+        .wait_job("two", l.job_id.unwrap(), Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(rec.status, sky_runtime::JobStatus::Succeeded, "{rec:?}");
+    b.down("two").await.unwrap();
+    assert!(p.allocations().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_launch_that_needs_a_dead_host_names_it_and_keeps_nothing() {
+    let Some(mut p) = pool(3) else { return };
+    p.hosts.stop_sshd(0);
+    let dead = p.hosts.hosts()[0].ip.clone();
+    let b = p.broker();
+    let err = b
+        .launch(
+            &task("num_nodes: 3\nrun: echo hi\n"),
+            "three",
+            &ProvisionOptions::new(),
+        )
+        .await
+        .unwrap_err();
+    eprintln!("user sees: {err}");
+    let text = last_attempt(&err);
+    eprintln!("in full: {text}");
+    assert!(
+        text.contains(&format!(
+            "SSH node pool netns has 2 hosts of 3 free and answering; the cluster needs 3, \
+             1 host short ({dead}: connection refused)"
+        )),
+        "{text}"
+    );
+    assert!(p.allocations().is_empty(), "{:?}", p.allocations());
+    // The provisioner alone says the same and keeps nothing either.
+    let cloud = p.cloud();
+    let e = cloud
+        .run_instances(&LaunchRequest::new(cluster("c"), instance_type("netns"), 3))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Capacity);
+    assert!(
+        e.to_string()
+            .contains(&format!("({dead}: connection refused)")),
+        "{e}"
+    );
+    assert!(
+        cloud
+            .query_instances(&cluster("c"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// What the tests' log subscriber was given.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_skipped_host_is_logged_with_the_reason() {
+    let Some(mut p) = pool(3) else { return };
+    p.hosts.stop_sshd(0);
+    let dead = p.hosts.hosts()[0].ip.clone();
+    let log = Captured::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let nodes = p
+        .cloud()
+        .run_instances(&LaunchRequest::new(cluster("c"), instance_type("netns"), 2))
+        .await
+        .unwrap();
+    let ips: Vec<_> = nodes
+        .iter()
+        .map(|n| n.private_ip.clone().unwrap())
+        .collect();
+    let live: Vec<_> = p.hosts.hosts()[1..].iter().map(|h| h.ip.clone()).collect();
+    assert_eq!(ips, live);
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    eprintln!("user sees: {text}");
+    assert!(text.contains("WARN"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "skipping an SSH pool host that does not answer host=root@{dead}:22"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("connection refused"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_probes_connections_are_the_clusters_first_runners() {
+    use sky_exec::NodeConnector;
+    let Some(mut p) = pool(2) else { return };
+    let cloud = p.cloud();
+    cloud
+        .run_instances(&LaunchRequest::new(cluster("c"), instance_type("netns"), 2))
+        .await
+        .unwrap();
+    // New logins are refused now; the connections the probes opened still work.
+    p.hosts.stop_sshd(0);
+    p.hosts.stop_sshd(1);
+    let info = cloud.cluster_info(&cluster("c")).await.unwrap();
+    let nodes = cloud.runners(&info).await.unwrap();
+    assert_eq!(nodes.iter().map(|n| n.rank).collect::<Vec<_>>(), [0, 1]);
+    for n in &nodes {
+        assert_eq!(n.runner.exec("true").await.unwrap().code, 0);
+    }
+    // They are handed out once.
+    assert!(cloud.runners(&info).await.is_err());
 }
