@@ -510,3 +510,98 @@ async fn the_probes_connections_are_the_clusters_first_runners() {
     // They are handed out once.
     assert!(cloud.runners(&info).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_that_is_down_is_skipped_within_the_probe_timeout() {
+    let Some(mut p) = pool(2) else { return };
+    p.hosts.kill_host(0);
+    let down = p.hosts.hosts()[0].ip.clone();
+    let cloud = p.cloud().with_probe_timeout(Duration::from_secs(1));
+    let started = std::time::Instant::now();
+    let e = cloud
+        .run_instances(&LaunchRequest::new(cluster("c"), instance_type("netns"), 2))
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    eprintln!("user sees: {e}");
+    assert!(
+        e.to_string().contains(&format!(
+            "has 1 host of 2 free and answering; the cluster needs 2, 1 host short \
+             ({down}: timed out)"
+        )),
+        "{e}"
+    );
+    let one = cloud
+        .run_instances(&LaunchRequest::new(cluster("c"), instance_type("netns"), 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        one[0].private_ip.as_deref(),
+        Some(p.hosts.hosts()[1].ip.as_str())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn down_with_a_malformed_pool_file_still_stops_the_clusters_jobs() {
+    use sky_exec::CommandRunner;
+    let Some(p) = pool(1) else { return };
+    let b = p.broker();
+    let l = b
+        .launch(&task("run: sleep 300\n"), "x", &ProvisionOptions::new())
+        .await
+        .unwrap();
+    let job = l.job_id.unwrap();
+    let running = |v: Vec<usize>| v.len() == 1 && v[0] > 0;
+    eventually("the job to run", || async {
+        running(run_pids(&b, "x", job).await)
+    })
+    .await;
+    let gang = GangJob::new(job, b.nodes("x").await.unwrap()).unwrap();
+    let pids: Vec<u32> = gang
+        .pids(Phase::Run)
+        .await
+        .unwrap()
+        .into_values()
+        .flatten()
+        .collect();
+    drop((gang, b));
+    // The user breaks the file; `down` reaches the host as it was allocated.
+    let file = p.dir.path().join("ssh_node_pools.yaml");
+    std::fs::write(&file, "netns:\n  usr: root\n  hosts: [198.18.0.1]\n").unwrap();
+    let cloud = SshPoolCloud::from_file(&file, p.dir.path())
+        .unwrap()
+        .with_known_hosts(
+            KnownHostsPolicy::Strict,
+            Some(p.hosts.known_hosts_file().to_path_buf()),
+        )
+        .with_connect_timeout(Duration::from_secs(10));
+    assert!(cloud.pool_file_error().is_some());
+    let b = Broker::builder()
+        .state_dir(p.dir.path())
+        .unwrap()
+        .owner("tester")
+        .backend(Arc::new(cloud))
+        .build()
+        .unwrap();
+    b.down("x").await.unwrap();
+    let host = sky_exec::SshRunner::connect(p.hosts.ssh_config(0, p._key.private_key_path()))
+        .await
+        .unwrap();
+    for pid in pids {
+        // Gone, or a zombie (the namespaces share this machine's init, which may not reap).
+        let state = host
+            .exec(&format!("ps -o stat= -p {pid} || true"))
+            .await
+            .unwrap();
+        let state = state.stdout_text();
+        assert!(
+            state.trim().is_empty() || state.trim().starts_with('Z'),
+            "process {pid} of the job survived down: {state}"
+        );
+    }
+    assert!(p.allocations().is_empty());
+}
