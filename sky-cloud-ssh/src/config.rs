@@ -15,6 +15,11 @@
 //!
 //! `password` (pool or host) is accepted and ignored: SkyPilot uses it for `sudo`, and sky
 //! logs in with keys only.
+//!
+//! The file is checked as task YAML is: an unknown or duplicated key is an error at its
+//! `line:column`, with a did-you-mean (``ssh_node_pools.yaml:2:3: unknown field `usr`; did
+//! you mean `user`?``), as are a pool without hosts and a host listed twice in a pool. The
+//! same host may be listed in several pools; it is given to one cluster at a time.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
