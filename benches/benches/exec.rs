@@ -168,11 +168,11 @@ fn fanout(c: &mut Criterion) {
 
 fn follow_to_end(broker: &Broker, name: &str, job: u64) {
     let mut lines = 0;
-    let rec = rt_block(broker.logs(
-        name,
-        &LogsOptions::new().job(job).follow(true),
-        &mut |_| lines += 1,
-    ))
+    let rec = rt_block(
+        broker.logs(name, &LogsOptions::new().job(job).follow(true), &mut |_| {
+            lines += 1
+        }),
+    )
     .expect("logs");
     assert_eq!(rec.status, JobStatus::Succeeded);
     assert_eq!(lines, 3, "one line per node");
@@ -220,8 +220,8 @@ fn pool3_new_process(c: &mut Criterion) {
             for _ in 0..iters {
                 let start = Instant::now();
                 let br = broker();
-                let l = rt_block(br.launch(&echo, "new", &ProvisionOptions::new()))
-                    .expect("launch");
+                let l =
+                    rt_block(br.launch(&echo, "new", &ProvisionOptions::new())).expect("launch");
                 follow_to_end(&br, "new", l.job_id.expect("job"));
                 total += start.elapsed();
                 rt_block(br.down("new")).expect("down");

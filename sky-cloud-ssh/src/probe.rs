@@ -8,6 +8,10 @@
 //! opens is kept and handed to the cluster's first [`NodeConnector::runners`] call (the
 //! launch's setup), so a launch still makes one SSH connection per node.
 //!
+//! A host that answers is also cleaned of sky jobs a cluster left on it when it was torn
+//! down while the host did not answer ([`crate::provision::clean`]), so a new cluster starts
+//! on an empty host, as on a new VM.
+//!
 //! [`NodeConnector::runners`]: sky_exec::NodeConnector::runners
 
 use std::collections::HashMap;
@@ -71,10 +75,13 @@ impl SshPoolCloud {
         // ssh's ConnectTimeout bounds the TCP connect; this bounds a stalled handshake.
         let bound = self.probe_timeout * 2;
         let e = match tokio::time::timeout(bound, SshRunner::connect(cfg)).await {
-            Ok(Ok(runner)) => {
-                self.probed.put(host.login(), runner);
-                return Ok(());
-            }
+            Ok(Ok(runner)) => match crate::provision::clean(&runner, host).await {
+                Ok(()) => {
+                    self.probed.put(host.login(), runner);
+                    return Ok(());
+                }
+                Err(e) => e,
+            },
             Ok(Err(e)) => e,
             Err(_) => ExecError::Timeout {
                 what: format!("an SSH login to {}", host.login()),

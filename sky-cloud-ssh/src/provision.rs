@@ -175,14 +175,7 @@ impl SshPoolCloud {
     /// goes back to the pool.
     async fn clean_host(&self, host: &PoolHost) -> std::result::Result<(), ExecError> {
         let runner = SshRunner::connect(self.ssh_config(host)).await?;
-        sky_exec::connector::kill_node_jobs(&runner, KILL_GRACE).await?;
-        let out = runner
-            .exec("rm -rf \"$HOME\"/.sky/jobs \"$HOME\"/.sky/pending\n")
-            .await?;
-        if out.code != 0 {
-            tracing::warn!(host = %host.key(), "cannot remove sky's job files");
-        }
-        Ok(())
+        clean(&runner, host).await
     }
 }
 
@@ -357,4 +350,25 @@ mod tests {
              1 host short (10.0.0.3: connection refused)"
         );
     }
+}
+
+/// Kills every sky job process on a host and removes sky's job files: what `down` does
+/// before releasing a host, and what a probe does before a free host is allocated (a free
+/// host runs no sky job of this state directory; anything found is left by a cluster that
+/// was torn down while the host did not answer).
+pub(crate) async fn clean(
+    runner: &SshRunner,
+    host: &PoolHost,
+) -> std::result::Result<(), ExecError> {
+    let killed = sky_exec::connector::kill_node_jobs(runner, KILL_GRACE).await?;
+    if killed > 0 {
+        tracing::warn!(host = %host.key(), killed, "stopped sky jobs left on a released host");
+    }
+    let out = runner
+        .exec("rm -rf \"$HOME\"/.sky/jobs \"$HOME\"/.sky/pending\n")
+        .await?;
+    if out.code != 0 {
+        tracing::warn!(host = %host.key(), "cannot remove sky's job files");
+    }
+    Ok(())
 }

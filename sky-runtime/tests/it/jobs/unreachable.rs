@@ -119,6 +119,14 @@ async fn down_with_a_dead_node_ends_its_jobs() {
     assert_eq!(jobs[0].status, JobStatus::Cancelling);
     b.down("d").await.unwrap();
     assert!(b.cluster("d").is_err());
+    // A new launch can have both hosts again once the dead one is back.
+    hosts(&mut backend).restart_sshd(1).unwrap();
+    let job = fixture::launch(&b, &fixture::task("num_nodes: 2\nrun: echo ok\n"), "e").await;
+    let (rec, _) = fixture::follow(&b, "e", job).await;
+    assert_eq!(rec.status, JobStatus::Succeeded, "{rec:?}");
+    // What the dead host still ran when it was released was stopped before it was reused.
+    assert_eq!(processes(hosts_ref(&backend), 1, "sleep 3002"), 0);
+    b.down("e").await.unwrap();
 }
 
 fn hosts_ref(b: &Backend) -> &NetnsHosts {
