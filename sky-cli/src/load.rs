@@ -1,19 +1,15 @@
 //! Loading catalogs, tasks and the broker from the global flags.
 
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use sky::catalog::{CatalogSource, Catalogs};
-use sky::clouds::{Clouds, CloudsError};
-use sky::fake::FakeCloud;
+use sky::clouds::{Backends, Clouds, CloudsError};
 use sky::runtime::state::StateStore;
 use sky::task::{TaskError, TaskLoader};
 use sky::{Broker, BrokerError, CloudId, Dag};
 
 use crate::{Failure, Global};
-
-/// The clouds with SkyPilot price catalogs.
-pub const CATALOG_CLOUDS: [CloudId; 3] = sky::clouds::PROVIDER_CLOUDS;
 
 /// Parses `--clouds a,b` into cloud ids, with a suggestion for unknown names.
 pub fn parse_clouds(list: &[String]) -> Result<Vec<CloudId>, Failure> {
@@ -50,43 +46,59 @@ pub fn source(g: &Global) -> CatalogSource {
     }
 }
 
-/// Loads the catalogs of `clouds` (or, when `None`, of every cloud whose catalog is
-/// available, warning about the others). The fake cloud's catalog is added when asked for.
-pub fn catalogs(g: &Global, clouds: Option<&[CloudId]>) -> Result<Catalogs, Failure> {
+/// The backends a planning or listing command sees ([`Clouds::backends`]): with no
+/// `clouds`, exactly what `sky launch` places on (local, the SSH node pools, the clouds
+/// `sky check` enabled); with `clouds`, those, where a cloud provider `sky check` has not
+/// enabled is planned on from its catalog anyway, with a note on stderr.
+pub fn backends(g: &Global, clouds: &[CloudId]) -> Result<Backends, Failure> {
+    let rt = runtime().map_err(|m| Failure::new("runtime", m, 2))?;
+    let backends = rt
+        .block_on(self::clouds(g).with_fake(true).backends(clouds))
+        .map_err(|e| match e {
+            CloudsError::Catalog(e) => Failure::new("catalog", e.to_string(), 2),
+            CloudsError::NoBackend(_) => Failure::new("invalid_argument", e.to_string(), 2),
+            e => Failure::new("config", e.to_string(), 2),
+        })?;
+    for c in &backends.not_launchable {
+        eprintln!("note: {c} is not enabled: launch would not place there; run `sky check {c}`");
+    }
+    Ok(backends)
+}
+
+/// Every catalog sky knows of, for checking a file rather than placing it (`sky validate`):
+/// those of [`Clouds::catalogs`] (what launch places on) and every cloud provider's catalog
+/// at hand, enabled or not (the others are named and skipped).
+pub fn all_catalogs(g: &Global) -> Result<Catalogs, Failure> {
+    let rt = runtime().map_err(|m| Failure::new("runtime", m, 2))?;
+    let mut all = rt.block_on(clouds(g).catalogs()).unwrap_or_else(|e| {
+        tracing::warn!("{e}");
+        Catalogs::new()
+    });
     let src = source(g);
-    let fail = |e: sky::catalog::CatalogError| Failure::new("catalog", e.to_string(), 2);
-    let mut catalogs = match clouds {
-        Some(cs) => sky::catalog::load(&src, cs).map_err(fail)?,
-        None => {
-            // Every cloud whose catalog is at hand; the others are named and skipped.
-            let mut all = Catalogs::new();
-            for c in CATALOG_CLOUDS {
-                match sky::catalog::load(&src, std::slice::from_ref(&c)) {
-                    Ok(one) => {
-                        for cat in one.iter() {
-                            all.insert(cat.clone());
-                        }
-                    }
-                    Err(e) => tracing::warn!("{c} disabled: {e}"),
+    for c in sky::clouds::PROVIDER_CLOUDS {
+        if all.get(&c).is_some() {
+            continue;
+        }
+        match sky::catalog::load(&src, std::slice::from_ref(&c)) {
+            Ok(one) => {
+                for cat in one.iter() {
+                    all.insert(cat.clone());
                 }
             }
-            if all.is_empty() {
-                return Err(Failure::new(
-                    "catalog",
-                    format!(
-                        "no catalog could be loaded from {}; set --catalog-dir or SKY_CATALOG_DIR",
-                        src.root().display()
-                    ),
-                    2,
-                ));
-            }
-            all
+            Err(e) => tracing::warn!("no {c} catalog: {e}"),
         }
-    };
-    if clouds.is_some_and(|cs| cs.contains(&CloudId::Fake)) {
-        catalogs.insert(Arc::new(FakeCloud::default()));
     }
-    Ok(catalogs)
+    if all.is_empty() {
+        return Err(Failure::new(
+            "catalog",
+            format!(
+                "no catalog could be loaded from {}; set --catalog-dir or SKY_CATALOG_DIR",
+                src.root().display()
+            ),
+            2,
+        ));
+    }
+    Ok(all)
 }
 
 /// Reads a task file as a DAG (one document = one task), validated against `catalogs`.

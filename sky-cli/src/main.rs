@@ -44,11 +44,12 @@ struct Global {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Check cloud credentials (every source tried) and enable the clouds that work.
+    /// Check cloud credentials (every source tried) and enable the clouds that work; check
+    /// that the hosts of the SSH node pools answer.
     Check(check::CheckArgs),
     /// Parse and validate a task YAML; print the normalised task(s).
     Validate(validate::ValidateArgs),
-    /// List accelerators and their prices from the catalogs.
+    /// List accelerators and their prices from the catalogs, and the SSH node pools.
     #[command(name = "show-gpus")]
     ShowGpus(show_gpus::ShowGpusArgs),
     /// Show the cheapest (or fastest) placement for a task or DAG.

@@ -45,7 +45,10 @@ pub struct OptimizeArgs {
     /// What to minimise.
     #[arg(long, value_enum, default_value = "cost")]
     minimize: Minimize,
-    /// Only these clouds (comma-separated).
+    /// Only these clouds (comma-separated). Default: what `sky launch` places on (local,
+    /// the SSH node pools, the clouds `sky check` enabled). A cloud provider named here that
+    /// `sky check` has not enabled is planned on from its catalog anyway, as a "what if",
+    /// with a note that launch would not place there.
     #[arg(long, value_delimiter = ',')]
     clouds: Vec<String>,
     /// The egress model.
@@ -59,8 +62,7 @@ pub struct OptimizeArgs {
 /// Prints the optimal plan. No feasible plan exits 1; a malformed file exits 2.
 pub fn run(g: &Global, a: &OptimizeArgs) -> CmdResult {
     let clouds = load::parse_clouds(&a.clouds)?;
-    let wanted = (!clouds.is_empty()).then_some(clouds.as_slice());
-    let catalogs = load::catalogs(g, wanted)?;
+    let catalogs = load::backends(g, &clouds)?.catalogs;
     let dag = load::dag(&a.file, Some(&catalogs)).map_err(|e| {
         use sky::task::TaskErrorKind as K;
         // A well-formed file asking for what no enabled catalog has is "no feasible plan"

@@ -1,10 +1,11 @@
-//! `sky show-gpus [NAME[:COUNT]]`.
+//! `sky show-gpus [NAME[:COUNT]]`: the accelerators of the backends `sky launch` places on
+//! (the clouds `sky check` enabled, or `--cloud`), and the SSH node pools.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use clap::Args;
-use sky::catalog::AcceleratorFilter;
+use sky::catalog::{AcceleratorFilter, AcceleratorOffer};
 
 use crate::table::{num, price, render};
 use crate::{CmdResult, Failure, Global, load};
@@ -14,7 +15,9 @@ use crate::{CmdResult, Failure, Global, load};
 pub struct ShowGpusArgs {
     /// An accelerator name, optionally with a count (`V100`, `A100:8`).
     accelerator: Option<String>,
-    /// Only this cloud.
+    /// Only this cloud (default: what `sky launch` places on: the clouds `sky check`
+    /// enabled, local and the SSH node pools). A cloud provider `sky check` has not enabled
+    /// is listed from its catalog anyway, with a note. `--cloud ssh` lists the pools.
     #[arg(long)]
     cloud: Option<String>,
     /// Only regions whose name contains this.
@@ -25,13 +28,16 @@ pub struct ShowGpusArgs {
     all_regions: bool,
 }
 
-/// Lists accelerators: with a name, every offer of it; without, each accelerator's counts.
+/// Lists accelerators: with a name, every offer of it; without, each accelerator's counts
+/// and the SSH node pools (which declare no accelerators: the hosts have what they have).
+/// JSON: `{"accelerators": [offer...], "pools": [{"name", "hosts"}...]}`.
 pub fn run(g: &Global, a: &ShowGpusArgs) -> CmdResult {
     let clouds = match &a.cloud {
-        Some(c) => Some(load::parse_clouds(std::slice::from_ref(c))?),
-        None => None,
+        Some(c) => load::parse_clouds(std::slice::from_ref(c))?,
+        None => Vec::new(),
     };
-    let catalogs = load::catalogs(g, clouds.as_deref())?;
+    let backends = load::backends(g, &clouds)?;
+    let catalogs = &backends.catalogs;
     let (name, count) = match &a.accelerator {
         Some(s) => match s.split_once(':') {
             Some((n, c)) => {
@@ -58,7 +64,13 @@ pub fn run(g: &Global, a: &ShowGpusArgs) -> CmdResult {
     for c in catalogs.iter() {
         rows.extend(c.accelerators(&filter));
     }
-    if rows.is_empty() {
+    // Pools match no accelerator name: they are listed only without one.
+    let pools = if name.is_none() {
+        backends.pools.clone()
+    } else {
+        Vec::new()
+    };
+    if rows.is_empty() && pools.is_empty() {
         let mut msg = format!(
             "no accelerator matches {}",
             a.accelerator.as_deref().unwrap_or("*")
@@ -73,47 +85,97 @@ pub fn run(g: &Global, a: &ShowGpusArgs) -> CmdResult {
                 msg.push_str(&format!("; did you mean {}?", near.join(", ")));
             }
         }
+        if !backends.pools.is_empty() {
+            msg.push_str("; SSH node pools declare no accelerators");
+        }
+        let providers = catalogs
+            .clouds()
+            .iter()
+            .any(|c| sky::clouds::PROVIDER_CLOUDS.contains(c));
+        if !providers {
+            msg.push_str(
+                "; no cloud provider is enabled: run `sky check`, or name one with --cloud",
+            );
+        }
         return Err(Failure::new("not_found", msg, 1));
     }
     if g.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&rows).unwrap_or_default()
-        );
+        let out = serde_json::json!({"accelerators": rows, "pools": pools});
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         return Ok(ExitCode::SUCCESS);
     }
     if name.is_none() {
-        // Summary: per accelerator, the counts each cloud offers.
-        let mut summary: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
-        for r in &rows {
-            let e = summary
-                .entry((r.accelerator.name.clone(), r.cloud.to_string()))
-                .or_default();
-            if !e.contains(&r.accelerator.count) {
-                e.push(r.accelerator.count);
-            }
-        }
-        let table: Vec<Vec<String>> = summary
-            .into_iter()
-            .map(|((gpu, cloud), mut counts)| {
-                counts.sort_by(f64::total_cmp);
-                vec![
-                    gpu,
-                    cloud,
-                    counts
-                        .iter()
-                        .map(|c| num(*c))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                ]
-            })
-            .collect();
-        print!(
-            "{}",
-            render(&["GPU", "CLOUD", "AVAILABLE_QUANTITIES"], table)
-        );
+        print_summary(&rows);
+        print_pools(&pools, !rows.is_empty());
         return Ok(ExitCode::SUCCESS);
     }
+    print_offers(&rows);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The SSH node pools, one row each.
+fn print_pools(pools: &[sky::clouds::PoolSummary], after_table: bool) {
+    if pools.is_empty() {
+        return;
+    }
+    if after_table {
+        println!();
+    }
+    let table: Vec<Vec<String>> = pools
+        .iter()
+        .map(|p| {
+            vec![
+                p.name.clone(),
+                "ssh".into(),
+                p.hosts.len().to_string(),
+                "none declared (the hosts' own; not probed)".into(),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        render(&["SSH_NODE_POOL", "CLOUD", "HOSTS", "ACCELERATORS"], table)
+    );
+}
+
+/// Per accelerator, the counts each cloud offers.
+fn print_summary(rows: &[AcceleratorOffer]) {
+    if rows.is_empty() {
+        return;
+    }
+    // Summary: per accelerator, the counts each cloud offers.
+    let mut summary: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
+    for r in rows {
+        let e = summary
+            .entry((r.accelerator.name.clone(), r.cloud.to_string()))
+            .or_default();
+        if !e.contains(&r.accelerator.count) {
+            e.push(r.accelerator.count);
+        }
+    }
+    let table: Vec<Vec<String>> = summary
+        .into_iter()
+        .map(|((gpu, cloud), mut counts)| {
+            counts.sort_by(f64::total_cmp);
+            vec![
+                gpu,
+                cloud,
+                counts
+                    .iter()
+                    .map(|c| num(*c))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        render(&["GPU", "CLOUD", "AVAILABLE_QUANTITIES"], table)
+    );
+}
+
+/// Every offer, one row each.
+fn print_offers(rows: &[AcceleratorOffer]) {
     let table: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
@@ -155,5 +217,4 @@ pub fn run(g: &Global, a: &ShowGpusArgs) -> CmdResult {
             table
         )
     );
-    Ok(ExitCode::SUCCESS)
 }

@@ -17,9 +17,9 @@ pub struct ValidateArgs {
 /// Parses and validates the file; prints the normalised task(s), then (on stderr, or as
 /// `notes` in JSON) what the optimizer will skip and a launch will refuse. Bad input exits 1.
 pub fn run(g: &Global, a: &ValidateArgs) -> CmdResult {
-    // Catalog checks (accelerator names, regions) when catalogs are at hand; syntax only
-    // otherwise.
-    let catalogs = match load::catalogs(g, None) {
+    // Catalog checks (accelerator names, regions) against every catalog sky knows of, enabled
+    // or not; syntax only when there is none.
+    let catalogs = match load::all_catalogs(g) {
         Ok(c) => Some(c),
         Err(e) => {
             tracing::warn!("validating without catalogs: {}", e.message);

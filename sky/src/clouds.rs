@@ -31,17 +31,29 @@
 //!
 //! The file `<state dir>/enabled_clouds.json` ([`EnabledClouds`]) is SkyPilot's
 //! `sky check` state: the clouds whose credentials passed.
+//!
+//! # One set of backends for every command
+//! [`Clouds::catalogs`] returns the catalogs [`Clouds::broker`] registers, so that a plan
+//! (`sky optimize`) or a listing (`sky show-gpus`) shows what `sky launch` would do.
+//! [`Clouds::backends`] is that set limited to the clouds a command names, with the
+//! provider catalogs of clouds `sky check` has not enabled added for a "what if" plan
+//! ([`Backends::not_launchable`] names them). [`Clouds::check`] checks the SSH node pools
+//! too ([`PoolsReport`]): the pool file parses and each host answers over SSH. Pools are not
+//! enabled by a check: they are used whenever the pool file defines them.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::catalog::CatalogSource;
+use crate::catalog::{CatalogError, CatalogSource, Catalogs};
 use serde::{Deserialize, Serialize};
 use sky_core::check::CredentialReport;
 use sky_core::provision::Provisioner;
 use sky_runtime::state::StateStore;
 
 use crate::{Broker, BrokerError, CloudId};
+
+mod pools;
+pub use pools::{HostFailure, HostReport, PoolReport, PoolSummary, PoolsReport};
 
 /// The cloud providers with SkyPilot price catalogs and credential checks.
 pub const PROVIDER_CLOUDS: [CloudId; 3] = [CloudId::Aws, CloudId::Gcp, CloudId::Azure];
@@ -59,8 +71,16 @@ pub enum CloudsError {
         source: std::io::Error,
     },
     /// A cloud that `check` does not know how to check (it needs no credentials).
-    #[error("{0} needs no credentials; `sky check` checks aws, gcp and azure")]
+    #[error(
+        "{0} needs no credentials; `sky check` checks aws, gcp, azure and the SSH node pools (ssh)"
+    )]
     NotAProvider(CloudId),
+    /// A cloud asked for by name that this build of sky has no backend for.
+    #[error("{0} has no backend in this build of sky")]
+    NoBackend(CloudId),
+    /// The price catalog of a cloud asked for by name cannot be loaded.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
     /// The SSH node-pool configuration is invalid.
     #[cfg(feature = "ssh")]
     #[error(transparent)]
@@ -117,11 +137,68 @@ impl EnabledClouds {
 /// What [`Clouds::check`] found.
 #[derive(Clone, Debug, Serialize)]
 pub struct CheckOutcome {
-    /// One report per cloud checked, in the order asked.
+    /// One report per cloud provider checked, in the order asked.
     pub reports: Vec<CredentialReport>,
     /// The clouds enabled now (those that passed, and those enabled before and not checked
     /// this time), sorted.
     pub enabled: Vec<CloudId>,
+    /// The check of the SSH node pools, when `ssh` was checked (asked for, or nothing named)
+    /// and this build has the `ssh` backend. Pools are not enabled or disabled by it.
+    pub pools: Option<PoolsReport>,
+}
+
+/// The backends a command sees ([`Clouds::backends`]): what `sky optimize` plans on and
+/// `sky show-gpus` lists.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Backends {
+    /// Their catalogs.
+    pub catalogs: Catalogs,
+    /// The SSH node pools among them (none when `ssh` is not among them), by name.
+    pub pools: Vec<PoolSummary>,
+    /// Clouds named by the command whose catalogs are included though `sky launch` would
+    /// not place there: cloud providers the last `sky check` did not enable, or enabled
+    /// ones that cannot be built now (their credentials are gone). A plan on them is a
+    /// "what if".
+    pub not_launchable: Vec<CloudId>,
+}
+
+/// What [`Clouds::broker`] registers, before it is registered.
+struct Registered {
+    #[cfg(feature = "local")]
+    local: Arc<sky_cloud_local::LocalCloud>,
+    #[cfg(feature = "ssh")]
+    ssh: Arc<sky_cloud_ssh::SshPoolCloud>,
+    providers: Vec<Arc<dyn Provisioner>>,
+    fake: Option<crate::fake::FakeCloud>,
+}
+
+impl Registered {
+    fn catalogs(&self) -> Catalogs {
+        let mut c = Catalogs::new();
+        #[cfg(feature = "local")]
+        c.insert(self.local.clone());
+        #[cfg(feature = "ssh")]
+        c.insert(self.ssh.clone());
+        for p in &self.providers {
+            if let Some(catalog) = p.catalog() {
+                c.insert(catalog);
+            }
+        }
+        if let Some(f) = &self.fake {
+            c.insert(Arc::new(f.clone()));
+        }
+        c
+    }
+
+    fn pools(&self) -> Vec<PoolSummary> {
+        #[cfg(feature = "ssh")]
+        {
+            self.ssh.pools().iter().map(PoolSummary::of).collect()
+        }
+        #[cfg(not(feature = "ssh"))]
+        Vec::new()
+    }
 }
 
 /// A state directory and a catalog source, from which the broker of `sky launch` is built.
@@ -131,6 +208,8 @@ pub struct Clouds {
     state_dir: PathBuf,
     source: CatalogSource,
     fake: bool,
+    #[cfg_attr(not(feature = "ssh"), allow(dead_code))]
+    ssh_timeout: std::time::Duration,
 }
 
 impl Clouds {
@@ -141,6 +220,7 @@ impl Clouds {
             state_dir: state_dir.into(),
             source: CatalogSource::from_env(),
             fake: false,
+            ssh_timeout: pools::DEFAULT_CHECK_TIMEOUT,
         }
     }
 
@@ -163,6 +243,12 @@ impl Clouds {
         self
     }
 
+    /// How long [`Clouds::check`] waits for each SSH pool host to answer (default 10 s).
+    pub fn ssh_check_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.ssh_timeout = timeout;
+        self
+    }
+
     /// The state directory.
     pub fn state_dir(&self) -> &Path {
         &self.state_dir
@@ -178,45 +264,77 @@ impl Clouds {
         EnabledClouds::read(&self.state_dir)
     }
 
-    /// Checks the credentials of `clouds` (all of [`PROVIDER_CLOUDS`] when empty), one after
-    /// the other, and records which are enabled. Clouds not checked keep their previous
-    /// state. When AWS passes, the account's zone names are asked for and kept.
+    /// Checks the credentials of the cloud providers among `clouds` one after the other, and
+    /// records which are enabled; checks the SSH node pools ([`Clouds::check_pools`]) when
+    /// `clouds` names `ssh`. With `clouds` empty, checks every one of [`PROVIDER_CLOUDS`]
+    /// and the pools. Clouds not checked keep their previous state. When AWS passes, the
+    /// account's zone names are asked for and kept.
     ///
     /// # Errors
-    /// [`CloudsError::NotAProvider`] for a cloud that has no credentials to check (before
-    /// anything is checked), and [`CloudsError::Io`] when the record cannot be written.
+    /// [`CloudsError::NotAProvider`] for a cloud that has nothing to check (before anything
+    /// is checked), and [`CloudsError::Io`] when the record cannot be written.
     pub async fn check(&self, clouds: &[CloudId]) -> Result<CheckOutcome, CloudsError> {
-        let clouds: Vec<CloudId> = if clouds.is_empty() {
-            PROVIDER_CLOUDS.to_vec()
+        let (providers, pools): (Vec<CloudId>, bool) = if clouds.is_empty() {
+            (PROVIDER_CLOUDS.to_vec(), true)
         } else {
-            if let Some(c) = clouds.iter().find(|c| !PROVIDER_CLOUDS.contains(c)) {
+            let checkable = |c: &CloudId| PROVIDER_CLOUDS.contains(c) || *c == CloudId::Ssh;
+            if let Some(c) = clouds.iter().find(|c| !checkable(c)) {
                 return Err(CloudsError::NotAProvider(c.clone()));
             }
-            clouds.to_vec()
+            let providers = clouds
+                .iter()
+                .filter(|c| PROVIDER_CLOUDS.contains(c))
+                .cloned()
+                .collect();
+            (providers, clouds.contains(&CloudId::Ssh))
         };
-        let mut reports = Vec::with_capacity(clouds.len());
-        for c in &clouds {
+        let mut reports = Vec::with_capacity(providers.len());
+        for c in &providers {
             reports.push(check_one(c).await);
         }
         let mut enabled: Vec<CloudId> = self
             .enabled()
             .clouds
             .into_iter()
-            .filter(|c| !clouds.contains(c))
+            .filter(|c| !providers.contains(c))
             .collect();
         enabled.extend(reports.iter().filter(|r| r.ok()).map(|r| r.cloud.clone()));
         enabled.sort();
         enabled.dedup();
-        EnabledClouds {
-            clouds: enabled.clone(),
-            checked_at: sky_runtime::state::now_s(),
+        if !providers.is_empty() {
+            EnabledClouds {
+                clouds: enabled.clone(),
+                checked_at: sky_runtime::state::now_s(),
+            }
+            .write(&self.state_dir)?;
         }
-        .write(&self.state_dir)?;
         #[cfg(feature = "aws")]
         if reports.iter().any(|r| r.cloud == CloudId::Aws && r.ok()) {
             self.refresh_aws_zone_names().await;
         }
-        Ok(CheckOutcome { reports, enabled })
+        let pools = if pools {
+            self.check_pools().await
+        } else {
+            None
+        };
+        Ok(CheckOutcome {
+            reports,
+            enabled,
+            pools,
+        })
+    }
+
+    /// Checks the SSH node pools of `~/.sky/ssh_node_pools.yaml`: the file parses, and each
+    /// host answers over SSH (a real login with the host's user, key and port, every host at
+    /// once, each within [`Clouds::ssh_check_timeout`]). `None` when this build has no `ssh`
+    /// backend.
+    pub async fn check_pools(&self) -> Option<PoolsReport> {
+        #[cfg(feature = "ssh")]
+        {
+            Some(pools::check(&sky_cloud_ssh::NodePools::default_path(), self.ssh_timeout).await)
+        }
+        #[cfg(not(feature = "ssh"))]
+        None
     }
 
     /// The provisioner of `cloud` from its environment, carrying its catalog when the
@@ -260,35 +378,109 @@ impl Clouds {
         }
     }
 
-    /// The broker over every backend (see the [module docs](self)).
-    ///
-    /// # Errors
-    /// The state store cannot be opened, or the SSH node-pool file is invalid.
-    pub async fn broker(&self) -> Result<Broker, CloudsError> {
+    /// What [`Clouds::broker`] registers: the one place that says which backends a command
+    /// sees.
+    async fn registered(&self) -> Result<Registered, CloudsError> {
+        #[cfg(any(feature = "local", feature = "ssh"))]
         let dir = &self.state_dir;
-        let mut builder = Broker::builder().state_dir(dir)?;
-        #[cfg(feature = "local")]
-        {
-            builder = builder.backend(Arc::new(sky_cloud_local::LocalCloud::new(dir)));
-        }
-        #[cfg(feature = "ssh")]
-        {
-            let pools = sky_cloud_ssh::SshPoolCloud::from_default_file(dir)?;
-            builder = builder.backend(Arc::new(pools));
-        }
+        let mut providers = Vec::new();
         for cloud in self.enabled().clouds {
             match self.provisioner(&cloud).await {
-                Ok(p) => builder = builder.provisioner(p),
+                Ok(p) => providers.push(p),
                 Err(e) => {
                     tracing::warn!("{cloud} is enabled but unusable now ({e}); run `sky check`")
                 }
             }
         }
-        if self.fake {
-            let fake = crate::fake::FakeCloud::default();
+        Ok(Registered {
+            #[cfg(feature = "local")]
+            local: Arc::new(sky_cloud_local::LocalCloud::new(dir)),
+            #[cfg(feature = "ssh")]
+            ssh: Arc::new(sky_cloud_ssh::SshPoolCloud::from_default_file(dir)?),
+            providers,
+            fake: self.fake.then(crate::fake::FakeCloud::default),
+        })
+    }
+
+    /// The broker over every backend (see the [module docs](self)).
+    ///
+    /// # Errors
+    /// The state store cannot be opened, or the SSH node-pool file is invalid.
+    pub async fn broker(&self) -> Result<Broker, CloudsError> {
+        let mut builder = Broker::builder().state_dir(&self.state_dir)?;
+        let r = self.registered().await?;
+        #[cfg(feature = "local")]
+        {
+            builder = builder.backend(r.local);
+        }
+        #[cfg(feature = "ssh")]
+        {
+            builder = builder.backend(r.ssh);
+        }
+        for p in r.providers {
+            builder = builder.provisioner(p);
+        }
+        if let Some(fake) = r.fake {
             builder = builder.cloud(Arc::new(fake.clone()), Arc::new(fake));
         }
         Ok(builder.build()?)
+    }
+
+    /// The catalogs [`Clouds::broker`] registers: `local`, the SSH node pools, the enabled
+    /// cloud providers whose catalogs load, and `fake` when asked for
+    /// ([`Clouds::with_fake`]). What `sky launch` can place on, without opening the state
+    /// store.
+    ///
+    /// # Errors
+    /// The SSH node-pool file is invalid.
+    pub async fn catalogs(&self) -> Result<Catalogs, CloudsError> {
+        Ok(self.registered().await?.catalogs())
+    }
+
+    /// The backends a command limited to `clouds` sees. With `clouds` empty: those of
+    /// [`Clouds::catalogs`] except `fake` (placed on only when named), exactly what
+    /// `sky launch` without `--clouds` places on. With clouds named: those of them that
+    /// [`Clouds::catalogs`] has, and for each cloud provider it has not, its catalog from
+    /// the catalog source, listed in [`Backends::not_launchable`] (a "what if").
+    ///
+    /// # Errors
+    /// The SSH node-pool file is invalid, the catalog of a named provider cannot be loaded
+    /// ([`CloudsError::Catalog`]), or a named cloud has no backend in this build
+    /// ([`CloudsError::NoBackend`]).
+    pub async fn backends(&self, clouds: &[CloudId]) -> Result<Backends, CloudsError> {
+        let registered = self.registered().await?;
+        let all = registered.catalogs();
+        let mut out = Backends {
+            catalogs: Catalogs::new(),
+            pools: Vec::new(),
+            not_launchable: Vec::new(),
+        };
+        if clouds.is_empty() {
+            for c in all.iter().filter(|c| c.cloud() != CloudId::Fake) {
+                out.catalogs.insert(c.clone());
+            }
+        } else {
+            for cloud in clouds {
+                if let Some(c) = all.get(cloud) {
+                    out.catalogs.insert(c.clone());
+                } else if PROVIDER_CLOUDS.contains(cloud) {
+                    for c in crate::catalog::load(&self.source, std::slice::from_ref(cloud))?.iter()
+                    {
+                        out.catalogs.insert(c.clone());
+                    }
+                    out.not_launchable.push(cloud.clone());
+                } else if *cloud == CloudId::Fake {
+                    out.catalogs
+                        .insert(Arc::new(crate::fake::FakeCloud::default()));
+                } else {
+                    return Err(CloudsError::NoBackend(cloud.clone()));
+                }
+            }
+        }
+        if out.catalogs.get(&CloudId::Ssh).is_some() {
+            out.pools = registered.pools();
+        }
+        Ok(out)
     }
 
     #[cfg(feature = "aws")]

@@ -1,0 +1,279 @@
+//! The SSH node pools as `sky check` and `sky show-gpus` see them.
+//!
+//! A pool is not enabled by a check: the broker uses every pool the file defines. The check
+//! says whether the file parses and which hosts answer over SSH, with ssh's own reason and
+//! the fix for those that do not ([`sky_exec::ConnectFailure`]).
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+use sky_exec::ConnectFailure;
+
+/// How long a pool host has to answer `sky check` by default.
+pub(super) const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A pool of the broker, for listings: its name and hosts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PoolSummary {
+    /// The pool's name (a region of the `ssh` cloud).
+    pub name: String,
+    /// Its hosts as `user@host:port`, in file order.
+    pub hosts: Vec<String>,
+}
+
+#[cfg(feature = "ssh")]
+impl PoolSummary {
+    pub(super) fn of(pool: &sky_cloud_ssh::NodePool) -> Self {
+        PoolSummary {
+            name: pool.name.clone(),
+            hosts: pool.hosts.iter().map(label).collect(),
+        }
+    }
+}
+
+/// What the check of the SSH node pools found ([`Clouds::check`](super::Clouds::check)).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PoolsReport {
+    /// The pool file.
+    pub file: PathBuf,
+    /// Whether the file exists (without it there are no pools, which is not a failure).
+    pub exists: bool,
+    /// Why the file cannot be used (unreadable or invalid); no pool is used then.
+    pub error: Option<String>,
+    /// Each pool, by name.
+    pub pools: Vec<PoolReport>,
+}
+
+/// The check of one pool.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PoolReport {
+    /// The pool's name.
+    pub name: String,
+    /// Each host, in file order.
+    pub hosts: Vec<HostReport>,
+}
+
+/// The check of one pool host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HostReport {
+    /// `user@host:port`.
+    pub node: String,
+    /// Why it did not answer; `None` when it did (an SSH login succeeded).
+    pub failure: Option<HostFailure>,
+}
+
+/// Why a pool host did not answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HostFailure {
+    /// The kind, for scripts: `unreachable`, `refused`, `timeout`, `auth`,
+    /// `host_key_changed`, `host_key_unknown`, `key_file` or `other`.
+    pub kind: String,
+    /// The kind, for people (`connection refused`).
+    pub summary: String,
+    /// ssh's own reason, on one line.
+    pub reason: String,
+    /// What to do about it, when known.
+    pub fix: Option<String>,
+    /// The classified connect failure, when ssh got that far.
+    #[serde(skip)]
+    pub connect: Option<ConnectFailure>,
+}
+
+impl PoolsReport {
+    /// Whether the file is usable and every host of every pool answered (no file counts).
+    pub fn ok(&self) -> bool {
+        self.error.is_none()
+            && self
+                .pools
+                .iter()
+                .all(|p| p.hosts.iter().all(|h| h.failure.is_none()))
+    }
+}
+
+impl PoolReport {
+    /// How many of its hosts answered.
+    pub fn answering(&self) -> usize {
+        self.hosts.iter().filter(|h| h.failure.is_none()).count()
+    }
+}
+
+impl fmt::Display for PoolsReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let file = self.file.display();
+        if let Some(e) = &self.error {
+            writeln!(f, "ssh: {file} is invalid: no SSH node pool can be used")?;
+            return writeln!(f, "  {e}");
+        }
+        if !self.exists {
+            writeln!(f, "ssh: no SSH node pool")?;
+            return writeln!(
+                f,
+                "  {file} does not exist; write it to use machines you have"
+            );
+        }
+        let n = self.pools.len();
+        writeln!(
+            f,
+            "ssh: {n} SSH node pool{} in {file}",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for p in &self.pools {
+            writeln!(
+                f,
+                "  {}: {} of {} host{} answer{}",
+                p.name,
+                p.answering(),
+                p.hosts.len(),
+                if p.hosts.len() == 1 { "" } else { "s" },
+                if p.answering() == 1 { "s" } else { "" }
+            )?;
+            for h in &p.hosts {
+                match &h.failure {
+                    None => writeln!(f, "    - {}: ok", h.node)?,
+                    Some(x) => {
+                        write!(f, "    - {}: {} ({})", h.node, x.summary, x.reason)?;
+                        match &x.fix {
+                            Some(fix) => writeln!(f, ". Fix: {fix}")?,
+                            None => writeln!(f)?,
+                        }
+                    }
+                }
+            }
+        }
+        writeln!(
+            f,
+            "  (pools are used whenever the file defines them; `sky check` does not enable them)"
+        )
+    }
+}
+
+#[cfg(feature = "ssh")]
+fn kind_name(k: ConnectFailure) -> &'static str {
+    match k {
+        ConnectFailure::Unreachable => "unreachable",
+        ConnectFailure::Refused => "refused",
+        ConnectFailure::Timeout => "timeout",
+        ConnectFailure::Auth => "auth",
+        ConnectFailure::HostKeyChanged => "host_key_changed",
+        ConnectFailure::HostKeyUnknown => "host_key_unknown",
+        ConnectFailure::KeyFile => "key_file",
+        _ => "other",
+    }
+}
+
+#[cfg(feature = "ssh")]
+fn label(h: &sky_cloud_ssh::PoolHost) -> String {
+    format!("{}@{}:{}", h.user, h.ip, h.port)
+}
+
+/// Checks the pools of `file` (see [`Clouds::check_pools`](super::Clouds::check_pools)).
+#[cfg(feature = "ssh")]
+pub(super) async fn check(file: &std::path::Path, timeout: Duration) -> PoolsReport {
+    use sky_cloud_ssh::NodePools;
+    let mut report = PoolsReport {
+        file: file.to_path_buf(),
+        exists: file.exists(),
+        error: None,
+        pools: Vec::new(),
+    };
+    if !report.exists {
+        return report;
+    }
+    let pools = match NodePools::from_file(file) {
+        Ok(p) => p,
+        Err(e) => {
+            report.error = Some(e.to_string());
+            return report;
+        }
+    };
+    let hosts: Vec<&sky_cloud_ssh::PoolHost> = pools.iter().flat_map(|p| &p.hosts).collect();
+    let mut answers = join_all(hosts.iter().map(|h| probe(h, timeout)).collect())
+        .await
+        .into_iter();
+    for p in pools.iter() {
+        let hosts = p
+            .hosts
+            .iter()
+            .map(|h| HostReport {
+                node: label(h),
+                failure: answers.next().flatten(),
+            })
+            .collect();
+        report.pools.push(PoolReport {
+            name: p.name.clone(),
+            hosts,
+        });
+    }
+    report
+}
+
+/// Logs in to `h` as the broker would (its user, key and port; unknown host keys added,
+/// changed ones refused) and logs out.
+#[cfg(feature = "ssh")]
+async fn probe(h: &sky_cloud_ssh::PoolHost, timeout: Duration) -> Option<HostFailure> {
+    use sky_exec::{ExecError, KnownHostsPolicy, SshConfig, SshRunner};
+    let mut cfg = SshConfig::new(h.ip.clone())
+        .user(h.user.clone())
+        .port(h.port)
+        .known_hosts(KnownHostsPolicy::AcceptNew)
+        .connect_timeout(timeout);
+    if let Some(k) = &h.identity_file {
+        cfg = cfg.identity_file(k);
+    }
+    match SshRunner::connect(cfg).await {
+        Ok(runner) => {
+            if let Err(e) = runner.close().await {
+                tracing::debug!("closing the check's connection to {}: {e}", h.key());
+            }
+            None
+        }
+        Err(ExecError::Connect {
+            failure,
+            reason,
+            fix,
+            ..
+        }) => Some(HostFailure {
+            kind: kind_name(failure).to_string(),
+            summary: failure.to_string(),
+            reason,
+            fix: Some(fix),
+            connect: Some(failure),
+        }),
+        Err(e) => Some(HostFailure {
+            kind: "other".to_string(),
+            summary: "ssh failed".to_string(),
+            reason: e.to_string(),
+            fix: None,
+            connect: None,
+        }),
+    }
+}
+
+/// Runs `futures` concurrently on the current task and returns their outputs in order (the
+/// sky crate has no executor of its own: this is `futures::future::join_all`, small).
+#[cfg(feature = "ssh")]
+async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    use std::task::Poll;
+    let mut futures: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, out) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if out.is_none() {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => *out = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
