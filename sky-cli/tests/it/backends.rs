@@ -105,7 +105,7 @@ fn check_ssh_reports_each_pool_host_with_the_reason() {
     let out = sky_bare(&["check", "ssh", "--ssh-timeout", "5"], home);
     ok(&out);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("lab: 0 of 1 host answer"), "{text}");
+    assert!(text.contains("lab: 0 of 1 host answered"), "{text}");
     assert!(
         text.contains(&format!("nobody@127.0.0.1:{port}: connection refused")),
         "{text}"

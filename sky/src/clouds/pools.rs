@@ -122,12 +122,11 @@ impl fmt::Display for PoolsReport {
         for p in &self.pools {
             writeln!(
                 f,
-                "  {}: {} of {} host{} answer{}",
+                "  {}: {} of {} host{} answered",
                 p.name,
                 p.answering(),
                 p.hosts.len(),
                 if p.hosts.len() == 1 { "" } else { "s" },
-                if p.answering() == 1 { "s" } else { "" }
             )?;
             for h in &p.hosts {
                 match &h.failure {
@@ -276,4 +275,83 @@ async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
     })
     .await;
     outputs.into_iter().flatten().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(node: &str, failure: Option<HostFailure>) -> HostReport {
+        HostReport {
+            node: node.into(),
+            failure,
+        }
+    }
+
+    #[test]
+    fn a_report_names_each_host_and_why_it_did_not_answer() {
+        let refused = HostFailure {
+            kind: "refused".into(),
+            summary: ConnectFailure::Refused.to_string(),
+            reason: "connect to host 10.0.0.2 port 22: Connection refused".into(),
+            fix: Some(ConnectFailure::Refused.fix("10.0.0.2", 22)),
+            connect: Some(ConnectFailure::Refused),
+        };
+        let report = PoolsReport {
+            file: "/home/u/.sky/ssh_node_pools.yaml".into(),
+            exists: true,
+            error: None,
+            pools: vec![PoolReport {
+                name: "lab".into(),
+                hosts: vec![
+                    host("u@10.0.0.1:22", None),
+                    host("u@10.0.0.2:22", Some(refused)),
+                ],
+            }],
+        };
+        assert!(!report.ok());
+        assert_eq!(report.pools[0].answering(), 1);
+        let text = report.to_string();
+        assert!(
+            text.starts_with("ssh: 1 SSH node pool in /home/u/.sky/"),
+            "{text}"
+        );
+        assert!(text.contains("  lab: 1 of 2 hosts answered\n"), "{text}");
+        assert!(text.contains("    - u@10.0.0.1:22: ok\n"), "{text}");
+        assert!(
+            text.contains(
+                "    - u@10.0.0.2:22: connection refused (connect to host 10.0.0.2 port 22: \
+                 Connection refused). Fix: start sshd on 10.0.0.2"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("does not enable them"), "{text}");
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["pools"][0]["hosts"][1]["failure"]["kind"], "refused");
+        assert!(
+            json["pools"][0]["hosts"][1]["failure"]
+                .get("connect")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn no_file_is_no_failure_and_a_bad_file_says_so() {
+        let mut report = PoolsReport {
+            file: "/h/.sky/ssh_node_pools.yaml".into(),
+            exists: false,
+            error: None,
+            pools: Vec::new(),
+        };
+        assert!(report.ok());
+        assert!(report.to_string().contains("does not exist"));
+        report.exists = true;
+        report.error = Some("expected `pool-name: ...`".into());
+        assert!(!report.ok());
+        assert!(
+            report
+                .to_string()
+                .contains("is invalid: no SSH node pool can be used")
+        );
+    }
 }
