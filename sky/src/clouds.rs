@@ -167,8 +167,9 @@ pub struct Backends {
 struct Registered {
     #[cfg(feature = "local")]
     local: Arc<sky_cloud_local::LocalCloud>,
+    /// `None` only when the pools were not needed and the pool file is invalid.
     #[cfg(feature = "ssh")]
-    ssh: Arc<sky_cloud_ssh::SshPoolCloud>,
+    ssh: Option<Arc<sky_cloud_ssh::SshPoolCloud>>,
     providers: Vec<Arc<dyn Provisioner>>,
     fake: Option<crate::fake::FakeCloud>,
 }
@@ -179,7 +180,9 @@ impl Registered {
         #[cfg(feature = "local")]
         c.insert(self.local.clone());
         #[cfg(feature = "ssh")]
-        c.insert(self.ssh.clone());
+        if let Some(ssh) = &self.ssh {
+            c.insert(ssh.clone());
+        }
         for p in &self.providers {
             if let Some(catalog) = p.catalog() {
                 c.insert(catalog);
@@ -194,7 +197,11 @@ impl Registered {
     fn pools(&self) -> Vec<PoolSummary> {
         #[cfg(feature = "ssh")]
         {
-            self.ssh.pools().iter().map(PoolSummary::of).collect()
+            self.ssh
+                .iter()
+                .flat_map(|s| s.pools().iter())
+                .map(PoolSummary::of)
+                .collect()
         }
         #[cfg(not(feature = "ssh"))]
         Vec::new()
@@ -379,8 +386,10 @@ impl Clouds {
     }
 
     /// What [`Clouds::broker`] registers: the one place that says which backends a command
-    /// sees.
-    async fn registered(&self) -> Result<Registered, CloudsError> {
+    /// sees. An invalid pool file fails it when `need_pools`, and leaves the pools out (with
+    /// a warning) otherwise.
+    #[cfg_attr(not(feature = "ssh"), allow(unused_variables))]
+    async fn registered(&self, need_pools: bool) -> Result<Registered, CloudsError> {
         #[cfg(any(feature = "local", feature = "ssh"))]
         let dir = &self.state_dir;
         let mut providers = Vec::new();
@@ -396,7 +405,14 @@ impl Clouds {
             #[cfg(feature = "local")]
             local: Arc::new(sky_cloud_local::LocalCloud::new(dir)),
             #[cfg(feature = "ssh")]
-            ssh: Arc::new(sky_cloud_ssh::SshPoolCloud::from_default_file(dir)?),
+            ssh: match sky_cloud_ssh::SshPoolCloud::from_default_file(dir) {
+                Ok(pools) => Some(Arc::new(pools)),
+                Err(e) if !need_pools => {
+                    tracing::warn!("SSH node pools left out: {e}");
+                    None
+                }
+                Err(e) => return Err(e.into()),
+            },
             providers,
             fake: self.fake.then(crate::fake::FakeCloud::default),
         })
@@ -408,14 +424,14 @@ impl Clouds {
     /// The state store cannot be opened, or the SSH node-pool file is invalid.
     pub async fn broker(&self) -> Result<Broker, CloudsError> {
         let mut builder = Broker::builder().state_dir(&self.state_dir)?;
-        let r = self.registered().await?;
+        let r = self.registered(true).await?;
         #[cfg(feature = "local")]
         {
             builder = builder.backend(r.local);
         }
         #[cfg(feature = "ssh")]
-        {
-            builder = builder.backend(r.ssh);
+        if let Some(ssh) = r.ssh {
+            builder = builder.backend(ssh);
         }
         for p in r.providers {
             builder = builder.provisioner(p);
@@ -434,7 +450,7 @@ impl Clouds {
     /// # Errors
     /// The SSH node-pool file is invalid.
     pub async fn catalogs(&self) -> Result<Catalogs, CloudsError> {
-        Ok(self.registered().await?.catalogs())
+        Ok(self.registered(true).await?.catalogs())
     }
 
     /// The backends a command limited to `clouds` sees. With `clouds` empty: those of
@@ -444,11 +460,13 @@ impl Clouds {
     /// the catalog source, listed in [`Backends::not_launchable`] (a "what if").
     ///
     /// # Errors
-    /// The SSH node-pool file is invalid, the catalog of a named provider cannot be loaded
+    /// The SSH node-pool file is invalid (when `clouds` is empty or names `ssh`; otherwise
+    /// the pools are left out with a warning), the catalog of a named provider cannot be loaded
     /// ([`CloudsError::Catalog`]), or a named cloud has no backend in this build
     /// ([`CloudsError::NoBackend`]).
     pub async fn backends(&self, clouds: &[CloudId]) -> Result<Backends, CloudsError> {
-        let registered = self.registered().await?;
+        let need_pools = clouds.is_empty() || clouds.contains(&CloudId::Ssh);
+        let registered = self.registered(need_pools).await?;
         let all = registered.catalogs();
         let mut out = Backends {
             catalogs: Catalogs::new(),

@@ -20,7 +20,9 @@
 //! | `fetch` (default) | download SkyPilot's catalogs into the cache |
 //!
 //! [`clouds::Clouds`] turns a state directory into the broker `sky launch` uses: the local
-//! backend, the SSH node pools, and every cloud `sky check` enabled, each with its catalog.
+//! backend, the SSH node pools, and every cloud `sky check` enabled, each with its catalog;
+//! [`clouds::Clouds::catalogs`] and [`clouds::Clouds::backends`] give the same set to plan
+//! or list on, and [`clouds::Clouds::check`] checks credentials and the pools' hosts.
 //!
 //! # Using it from Rust
 //! Load the price catalogs of the clouds you use, read a task (or a DAG of them) and ask the

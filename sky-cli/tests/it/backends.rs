@@ -118,6 +118,13 @@ fn check_ssh_reports_each_pool_host_with_the_reason() {
     ok(&out);
     let v = json(&out);
     assert!(v["pools"]["error"].as_str().is_some(), "{v}");
+    // ... and does not stand in the way of a plan that names other clouds.
+    let f = write(home, "t.yaml", "run: echo hi\n");
+    let out = sky_bare(&["optimize", &f, "--clouds", "gcp", "--json"], home);
+    ok(&out);
+    assert_eq!(json(&out)["placements"][0]["cloud"], "gcp");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("SSH node pools left out"), "{err}");
 }
 
 #[test]
