@@ -444,8 +444,8 @@ impl Clouds {
 
     /// The catalogs [`Clouds::broker`] registers: `local`, the SSH node pools, the enabled
     /// cloud providers whose catalogs load, and `fake` when asked for
-    /// ([`Clouds::with_fake`]). What `sky launch` can place on, without opening the state
-    /// store.
+    /// ([`Clouds::with_fake`]). What `sky launch` can place on, without opening the
+    /// broker's state store (the pools' allocation file in the state directory is opened).
     ///
     /// # Errors
     /// The SSH node-pool file is invalid.
