@@ -323,6 +323,27 @@ impl NodeConnector for SshPoolCloud {
     }
 }
 
+/// Kills every sky job process on a host and removes sky's job files: what `down` does
+/// before releasing a host, and what a probe does before a free host is allocated (a free
+/// host runs no sky job of this state directory; anything found is left by a cluster that
+/// was torn down while the host did not answer).
+pub(crate) async fn clean(
+    runner: &SshRunner,
+    host: &PoolHost,
+) -> std::result::Result<(), ExecError> {
+    let killed = sky_exec::connector::kill_node_jobs(runner, KILL_GRACE).await?;
+    if killed > 0 {
+        tracing::warn!(host = %host.key(), killed, "stopped sky jobs left on a released host");
+    }
+    let out = runner
+        .exec("rm -rf \"$HOME\"/.sky/jobs \"$HOME\"/.sky/pending\n")
+        .await?;
+    if out.code != 0 {
+        tracing::warn!(host = %host.key(), "cannot remove sky's job files");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,25 +371,4 @@ mod tests {
              1 host short (10.0.0.3: connection refused)"
         );
     }
-}
-
-/// Kills every sky job process on a host and removes sky's job files: what `down` does
-/// before releasing a host, and what a probe does before a free host is allocated (a free
-/// host runs no sky job of this state directory; anything found is left by a cluster that
-/// was torn down while the host did not answer).
-pub(crate) async fn clean(
-    runner: &SshRunner,
-    host: &PoolHost,
-) -> std::result::Result<(), ExecError> {
-    let killed = sky_exec::connector::kill_node_jobs(runner, KILL_GRACE).await?;
-    if killed > 0 {
-        tracing::warn!(host = %host.key(), killed, "stopped sky jobs left on a released host");
-    }
-    let out = runner
-        .exec("rm -rf \"$HOME\"/.sky/jobs \"$HOME\"/.sky/pending\n")
-        .await?;
-    if out.code != 0 {
-        tracing::warn!(host = %host.key(), "cannot remove sky's job files");
-    }
-    Ok(())
 }

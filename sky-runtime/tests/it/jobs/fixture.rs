@@ -23,7 +23,10 @@ pub enum Kind {
     /// The local backend.
     Local,
     /// An SSH node pool of network-namespace hosts running sshd.
-    Ssh { hosts: NetnsHosts, _key: SshKeyPair },
+    Ssh {
+        hosts: Box<NetnsHosts>,
+        _key: SshKeyPair,
+    },
 }
 
 /// A backend with its own state directory; [`Backend::broker`] makes a new broker over it
@@ -73,7 +76,10 @@ impl Backend {
         }
         std::fs::write(dir.path().join("ssh_node_pools.yaml"), yaml).unwrap();
         Some(Backend {
-            kind: Kind::Ssh { hosts, _key: key },
+            kind: Kind::Ssh {
+                hosts: Box::new(hosts),
+                _key: key,
+            },
             dir,
         })
     }
