@@ -144,6 +144,8 @@ impl FailoverHistory {
 
 impl std::fmt::Display for FailoverHistory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Long messages are cut in the table and given in full under it.
+        let mut notes: Vec<String> = Vec::new();
         let rows: Vec<[String; 5]> = self
             .attempts
             .iter()
@@ -155,7 +157,9 @@ impl std::fmt::Display for FailoverHistory {
                 };
                 let mut msg = a.message.replace('\n', " ");
                 if msg.chars().count() > 80 {
-                    msg = msg.chars().take(77).collect::<String>() + "...";
+                    notes.push(format!("[{}] {}: {msg}", notes.len() + 1, a.placement));
+                    msg = msg.chars().take(72).collect::<String>()
+                        + &format!("... [{}]", notes.len());
                 }
                 [
                     a.placement.to_string(),
@@ -181,6 +185,9 @@ impl std::fmt::Display for FailoverHistory {
                 .map(|(c, w)| format!("{c:<w$}"))
                 .collect();
             let _ = writeln!(out, "{}", line.join("  ").trim_end());
+        }
+        for n in notes {
+            let _ = writeln!(out, "{n}");
         }
         f.write_str(&out)
     }
@@ -232,6 +239,22 @@ mod tests {
             }
         );
         assert_eq!(decide(ErrorKind::Transient, None, 4), Block(Scope::Zone));
+    }
+
+    #[test]
+    fn a_long_message_is_cut_in_the_table_and_given_in_full_under_it() {
+        let mut h = FailoverHistory::default();
+        let long = "SSH node pool netns has 2 hosts of 3 free and answering; the cluster \
+                    needs 3, 1 host short (198.18.90.11: connection refused)";
+        h.push(
+            &Error::new(ErrorKind::Capacity, long).with_placement(Placement::cloud(CloudId::Fake)),
+            Decision::Abort,
+        );
+        let text = h.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[1].ends_with("... [1]"), "{text}");
+        assert_eq!(lines[2], format!("[1] fake: {long}"));
     }
 
     #[test]
