@@ -53,6 +53,7 @@ impl Broker {
         options: &ProvisionOptions,
     ) -> Result<Launched, BrokerError> {
         self.precheck(task)?;
+        let existed = self.state.get(name)?.is_some();
         let cluster = self.provision(task, name, options).await?;
         let has_files = task.workdir.is_some() || !task.file_mounts.is_empty();
         if !has_files && task.setup.is_none() && task.run.is_none() {
@@ -61,7 +62,19 @@ impl Broker {
                 job_id: None,
             });
         }
-        let nodes = self.all_nodes_of(&cluster).await?;
+        let nodes = match self.all_nodes_of(&cluster).await {
+            Ok(n) => n,
+            Err(e) if !existed => {
+                // A cluster made by this call whose node does not answer is of no use:
+                // what it holds is released rather than left UP.
+                tracing::warn!(cluster = %name, error = %e, "a new cluster's node does not answer; tearing it down");
+                if let Err(down) = self.down(name).await {
+                    tracing::warn!(cluster = %name, error = %down, "tearing down the new cluster");
+                }
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         if has_files {
             let all = GangJob::new(0, nodes).map_err(|e| self.exec_err(name, e))?;
             if let Err(e) = all.sync_task_files(task).await {

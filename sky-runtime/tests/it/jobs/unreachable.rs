@@ -135,3 +135,72 @@ fn hosts_ref(b: &Backend) -> &NetnsHosts {
         _ => unreachable!("an SSH backend"),
     }
 }
+
+/// Plays nodes with directories, except that node `dead` does not answer.
+#[derive(Debug)]
+struct OneDead {
+    dirs: sky_runtime::DirConnector,
+    dead: u32,
+}
+
+#[async_trait::async_trait]
+impl sky_runtime::NodeConnector for OneDead {
+    async fn runners(
+        &self,
+        info: &sky_core::provision::ClusterInfo,
+    ) -> Result<Vec<sky_exec::GangNode>, sky_exec::ExecError> {
+        let mut nodes = self.dirs.runners(info).await?;
+        for n in &mut nodes {
+            if n.rank == self.dead {
+                let err = sky_exec::ExecError::Connect {
+                    node: format!("root@{}:22", n.ip),
+                    failure: sky_exec::ConnectFailure::Refused,
+                    reason: "Connection refused".into(),
+                    fix: "start sshd".into(),
+                };
+                let stand_in = sky_exec::UnreachableRunner::from_error(n.ip.clone(), &err).unwrap();
+                n.runner = std::sync::Arc::new(stand_in);
+            }
+        }
+        Ok(nodes)
+    }
+
+    async fn release(
+        &self,
+        _cluster: &sky_core::provision::ClusterRef,
+    ) -> Result<(), sky_exec::ExecError> {
+        Ok(())
+    }
+}
+
+/// A cluster made by `launch` whose node does not answer is torn down, not left UP holding
+/// it; the error names the node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_cluster_whose_node_does_not_answer_is_not_left_up() {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let fake = sky_core::fake::FakeCloud::default();
+    let connector = OneDead {
+        dirs: sky_runtime::DirConnector::new(dir.path().join("nodes")),
+        dead: 1,
+    };
+    let b = sky_runtime::Broker::builder()
+        .state_dir(dir.path())
+        .unwrap()
+        .cloud_with(
+            Arc::new(fake.clone()),
+            Arc::new(fake.clone()),
+            Arc::new(connector),
+        )
+        .build()
+        .unwrap();
+    let t = fixture::task("num_nodes: 2\nrun: echo hi\n");
+    let err = b
+        .launch(&t, "n", &sky_runtime::ProvisionOptions::new())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("rank 1"), "{err}");
+    assert!(err.to_string().contains("connection refused"), "{err}");
+    assert!(b.cluster("n").is_err(), "the cluster is gone");
+    assert!(fake.live_instances().is_empty());
+}
