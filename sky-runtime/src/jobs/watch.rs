@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use sky_exec::gang::poll_interval;
 use sky_exec::{GangJob, LogFollower, LogLine, Phase};
 
 use super::JobRecord;
@@ -40,15 +41,15 @@ impl Broker {
     }
 
     /// Advances the queue until job `job_id` has ended, at most `timeout` (bounded polling,
-    /// 50 ms growing to 500 ms).
+    /// every [`poll_interval`] of the time waited).
     pub async fn wait_job(
         &self,
         name: &str,
         job_id: u64,
         timeout: Duration,
     ) -> Result<JobRecord, BrokerError> {
-        let deadline = Instant::now() + timeout;
-        let mut interval = Duration::from_millis(50);
+        let start = Instant::now();
+        let deadline = start + timeout;
         loop {
             self.poll_jobs(name).await?;
             let job = self.job(name, job_id)?;
@@ -61,9 +62,9 @@ impl Broker {
                     after: timeout,
                 });
             }
+            let interval = poll_interval(start.elapsed());
             tokio::time::sleep(interval.min(deadline.saturating_duration_since(Instant::now())))
                 .await;
-            interval = (interval * 2).min(Duration::from_millis(500));
         }
     }
 
@@ -96,7 +97,7 @@ impl Broker {
                 })?,
         };
         let mut followers: Option<(GangJob, Vec<LogFollower>)> = None;
-        let mut interval = Duration::from_millis(20);
+        let mut quiet_since = Instant::now();
         loop {
             if follow {
                 self.poll_jobs(name).await?;
@@ -133,13 +134,12 @@ impl Broker {
             if done {
                 return Ok(row.record);
             }
-            // Output keeps the pace up; silence backs off to at most 500 ms between reads.
-            interval = if got_lines {
-                Duration::from_millis(20)
-            } else {
-                (interval * 2).min(Duration::from_millis(500))
-            };
-            tokio::time::sleep(interval).await;
+            // Output keeps the pace up; silence slows it down to at most 500 ms between
+            // reads, a tenth of how long it has lasted, so that a job's end is seen soon.
+            if got_lines {
+                quiet_since = Instant::now();
+            }
+            tokio::time::sleep(poll_interval(quiet_since.elapsed())).await;
         }
     }
 }
