@@ -54,6 +54,28 @@ impl PoolHost {
     pub fn login(&self) -> String {
         format!("{}@{}:{}", self.user, self.ip, self.port)
     }
+
+    /// How sky logs in to this host: its user, port and key, host keys checked with
+    /// `policy` against `known_hosts_file` (ssh's own when `None`).
+    pub fn ssh_config(
+        &self,
+        policy: sky_exec::KnownHostsPolicy,
+        known_hosts_file: Option<&Path>,
+        connect_timeout: std::time::Duration,
+    ) -> sky_exec::SshConfig {
+        let mut cfg = sky_exec::SshConfig::new(self.ip.clone())
+            .user(self.user.clone())
+            .port(self.port)
+            .known_hosts(policy)
+            .connect_timeout(connect_timeout);
+        if let Some(k) = &self.identity_file {
+            cfg = cfg.identity_file(k);
+        }
+        if let Some(f) = known_hosts_file {
+            cfg = cfg.known_hosts_file(f);
+        }
+        cfg
+    }
 }
 
 /// A named pool of machines.

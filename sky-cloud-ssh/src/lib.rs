@@ -38,6 +38,7 @@ mod provision;
 
 pub use config::{NodePool, NodePools, PoolHost};
 pub use error::PoolError;
+pub use probe::check_hosts;
 
 /// The cloud this crate provisions on.
 pub const CLOUD: CloudId = CloudId::Ssh;

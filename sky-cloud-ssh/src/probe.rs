@@ -120,3 +120,42 @@ impl SshPoolCloud {
         (ok, dead)
     }
 }
+
+/// Logs in to every host of `pools` at once, as a launch's probe does (each host's user, key
+/// and port; host keys checked with `policy` against `known_hosts_file`, ssh's own when
+/// `None`), each within `timeout`, and logs out: one answer per host, in file order, with the
+/// pool it is in. Nothing is allocated or recorded: this is what `sky check ssh` shows.
+pub async fn check_hosts<'p>(
+    pools: &'p crate::NodePools,
+    policy: sky_exec::KnownHostsPolicy,
+    known_hosts_file: Option<&std::path::Path>,
+    timeout: Duration,
+) -> Vec<(&'p str, &'p PoolHost, Result<(), ExecError>)> {
+    let hosts: Vec<(&str, &PoolHost)> = pools
+        .iter()
+        .flat_map(|p| p.hosts.iter().map(move |h| (p.name.as_str(), h)))
+        .collect();
+    let answers = join_all(hosts.iter().map(|(_, h)| async move {
+        let cfg = h.ssh_config(policy, known_hosts_file, timeout);
+        let bound = timeout * 2;
+        match tokio::time::timeout(bound, SshRunner::connect(cfg)).await {
+            Ok(Ok(runner)) => {
+                if let Err(e) = runner.close().await {
+                    tracing::debug!(host = %h.login(), error = %e, "closing a check's connection");
+                }
+                Ok(())
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(ExecError::Timeout {
+                what: format!("an SSH login to {}", h.login()),
+                after: bound,
+            }),
+        }
+    }))
+    .await;
+    hosts
+        .into_iter()
+        .zip(answers)
+        .map(|((pool, h), r)| (pool, h, r))
+        .collect()
+}

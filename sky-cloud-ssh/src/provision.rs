@@ -144,18 +144,11 @@ impl SshPoolCloud {
     }
 
     pub(crate) fn ssh_config(&self, host: &PoolHost) -> SshConfig {
-        let mut cfg = SshConfig::new(host.ip.clone())
-            .user(host.user.clone())
-            .port(host.port)
-            .known_hosts(self.known_hosts)
-            .connect_timeout(self.connect_timeout);
-        if let Some(k) = &host.identity_file {
-            cfg = cfg.identity_file(k);
-        }
-        if let Some(f) = &self.known_hosts_file {
-            cfg = cfg.known_hosts_file(f);
-        }
-        cfg
+        host.ssh_config(
+            self.known_hosts,
+            self.known_hosts_file.as_deref(),
+            self.connect_timeout,
+        )
     }
 
     /// The error of a launch on a pool that is not in the pool file (or the file's error).

@@ -386,8 +386,9 @@ impl Clouds {
     }
 
     /// What [`Clouds::broker`] registers: the one place that says which backends a command
-    /// sees. An invalid pool file fails it when `need_pools`, and leaves the pools out (with
-    /// a warning) otherwise.
+    /// sees. A malformed pool file gives pools that place nothing and say why (see
+    /// [`sky_cloud_ssh::SshPoolCloud::from_file`]); a pools' allocation store that cannot be
+    /// opened fails it when `need_pools`, and leaves the pools out (with a warning) otherwise.
     #[cfg_attr(not(feature = "ssh"), allow(unused_variables))]
     async fn registered(&self, need_pools: bool) -> Result<Registered, CloudsError> {
         #[cfg(any(feature = "local", feature = "ssh"))]
@@ -421,7 +422,9 @@ impl Clouds {
     /// The broker over every backend (see the [module docs](self)).
     ///
     /// # Errors
-    /// The state store cannot be opened, or the SSH node-pool file is invalid.
+    /// The state store, or the SSH node pools' allocation store, cannot be opened. A
+    /// malformed pool file is not an error here: the clusters already on pools stay
+    /// manageable, and launches on a pool fail with the file's error.
     pub async fn broker(&self) -> Result<Broker, CloudsError> {
         let mut builder = Broker::builder().state_dir(&self.state_dir)?;
         let r = self.registered(true).await?;
@@ -448,7 +451,7 @@ impl Clouds {
     /// broker's state store (the pools' allocation file in the state directory is opened).
     ///
     /// # Errors
-    /// The SSH node-pool file is invalid.
+    /// The SSH node pools' allocation store cannot be opened.
     pub async fn catalogs(&self) -> Result<Catalogs, CloudsError> {
         Ok(self.registered(true).await?.catalogs())
     }
@@ -460,7 +463,7 @@ impl Clouds {
     /// the catalog source, listed in [`Backends::not_launchable`] (a "what if").
     ///
     /// # Errors
-    /// The SSH node-pool file is invalid (when `clouds` is empty or names `ssh`; otherwise
+    /// The SSH node pools' allocation store cannot be opened (when `clouds` is empty or names `ssh`; otherwise
     /// the pools are left out with a warning), the catalog of a named provider cannot be loaded
     /// ([`CloudsError::Catalog`]), or a named cloud has no backend in this build
     /// ([`CloudsError::NoBackend`]).

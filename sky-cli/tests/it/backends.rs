@@ -124,7 +124,7 @@ fn check_ssh_reports_each_pool_host_with_the_reason() {
     ok(&out);
     assert_eq!(json(&out)["placements"][0]["cloud"], "gcp");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("SSH node pools left out"), "{err}");
+    assert!(err.contains("SSH node pools unavailable"), "{err}");
 }
 
 #[test]

@@ -28,7 +28,11 @@ impl PoolSummary {
     pub(super) fn of(pool: &sky_cloud_ssh::NodePool) -> Self {
         PoolSummary {
             name: pool.name.clone(),
-            hosts: pool.hosts.iter().map(label).collect(),
+            hosts: pool
+                .hosts
+                .iter()
+                .map(sky_cloud_ssh::PoolHost::login)
+                .collect(),
         }
     }
 }
@@ -162,11 +166,6 @@ fn kind_name(k: ConnectFailure) -> &'static str {
     }
 }
 
-#[cfg(feature = "ssh")]
-fn label(h: &sky_cloud_ssh::PoolHost) -> String {
-    format!("{}@{}:{}", h.user, h.ip, h.port)
-}
-
 /// Checks the pools of `file` (see [`Clouds::check_pools`](super::Clouds::check_pools)).
 #[cfg(feature = "ssh")]
 pub(super) async fn check(file: &std::path::Path, timeout: Duration) -> PoolsReport {
@@ -187,17 +186,17 @@ pub(super) async fn check(file: &std::path::Path, timeout: Duration) -> PoolsRep
             return report;
         }
     };
-    let hosts: Vec<&sky_cloud_ssh::PoolHost> = pools.iter().flat_map(|p| &p.hosts).collect();
-    let mut answers = join_all(hosts.iter().map(|h| probe(h, timeout)).collect())
-        .await
-        .into_iter();
+    let answers =
+        sky_cloud_ssh::check_hosts(&pools, sky_exec::KnownHostsPolicy::AcceptNew, None, timeout)
+            .await;
+    let mut answers = answers.into_iter();
     for p in pools.iter() {
         let hosts = p
             .hosts
             .iter()
             .map(|h| HostReport {
-                node: label(h),
-                failure: answers.next().flatten(),
+                node: h.login(),
+                failure: answers.next().and_then(|(_, _, r)| r.err()).map(failure),
             })
             .collect();
         report.pools.push(PoolReport {
@@ -208,73 +207,30 @@ pub(super) async fn check(file: &std::path::Path, timeout: Duration) -> PoolsRep
     report
 }
 
-/// Logs in to `h` as the broker would (its user, key and port; unknown host keys added,
-/// changed ones refused) and logs out.
+/// What a user is told of a host that did not let sky log in.
 #[cfg(feature = "ssh")]
-async fn probe(h: &sky_cloud_ssh::PoolHost, timeout: Duration) -> Option<HostFailure> {
-    use sky_exec::{ExecError, KnownHostsPolicy, SshConfig, SshRunner};
-    let mut cfg = SshConfig::new(h.ip.clone())
-        .user(h.user.clone())
-        .port(h.port)
-        .known_hosts(KnownHostsPolicy::AcceptNew)
-        .connect_timeout(timeout);
-    if let Some(k) = &h.identity_file {
-        cfg = cfg.identity_file(k);
-    }
-    match SshRunner::connect(cfg).await {
-        Ok(runner) => {
-            if let Err(e) = runner.close().await {
-                tracing::debug!("closing the check's connection to {}: {e}", h.key());
-            }
-            None
-        }
-        Err(ExecError::Connect {
+fn failure(e: sky_exec::ExecError) -> HostFailure {
+    match e {
+        sky_exec::ExecError::Connect {
             failure,
             reason,
             fix,
             ..
-        }) => Some(HostFailure {
+        } => HostFailure {
             kind: kind_name(failure).to_string(),
             summary: failure.to_string(),
             reason,
             fix: Some(fix),
             connect: Some(failure),
-        }),
-        Err(e) => Some(HostFailure {
+        },
+        e => HostFailure {
             kind: "other".to_string(),
             summary: "ssh failed".to_string(),
             reason: e.to_string(),
             fix: None,
             connect: None,
-        }),
+        },
     }
-}
-
-/// Runs `futures` concurrently on the current task and returns their outputs in order (the
-/// sky crate has no executor of its own: this is `futures::future::join_all`, small).
-#[cfg(feature = "ssh")]
-async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
-    use std::task::Poll;
-    let mut futures: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (f, out) in futures.iter_mut().zip(outputs.iter_mut()) {
-            if out.is_none() {
-                match f.as_mut().poll(cx) {
-                    Poll::Ready(v) => *out = Some(v),
-                    Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            Poll::Pending
-        } else {
-            Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
 }
 
 #[cfg(test)]
