@@ -151,7 +151,7 @@ pub fn queue(broker: &Broker, args: &QueueArgs, json: bool) -> Result<ExitCode, 
 fn warn_unreachable(broker: &Broker, cluster: &str) {
     for n in broker.unreachable_nodes(cluster) {
         eprintln!(
-            "warning: node {} ({}) of {cluster} did not answer; its jobs are shown as last              recorded: {}",
+            "warning: node {} ({}) of {cluster} did not answer; its jobs are shown as last recorded: {}",
             n.rank, n.ip, n.error
         );
     }

@@ -10,6 +10,11 @@ use sky_exec::KnownHostsPolicy;
 
 use crate::{NodePools, PoolError, SshPoolCloud, alloc};
 
+/// The environment variable that names the known-hosts file the SSH node pools of
+/// [`SshPoolCloud::from_default_file`] use instead of ssh's own `~/.ssh/known_hosts` (for
+/// CI machines and containers whose home is not theirs to write).
+pub const KNOWN_HOSTS_ENV: &str = "SKY_SSH_KNOWN_HOSTS";
+
 impl SshPoolCloud {
     /// The pools of `pools`, with allocations recorded in `<state_dir>/ssh_node_pools.db`.
     ///
@@ -28,9 +33,17 @@ impl SshPoolCloud {
         })
     }
 
-    /// The pools of `~/.sky/ssh_node_pools.yaml` (see [`SshPoolCloud::from_file`]).
+    /// The pools of `~/.sky/ssh_node_pools.yaml` (see [`SshPoolCloud::from_file`]), host
+    /// keys checked against ssh's own known-hosts file, or the file [`KNOWN_HOSTS_ENV`]
+    /// names (unknown hosts are added, changed keys refused).
     pub fn from_default_file(state_dir: &Path) -> Result<Self, PoolError> {
-        Self::from_file(&NodePools::default_path(), state_dir)
+        let me = Self::from_file(&NodePools::default_path(), state_dir)?;
+        Ok(match std::env::var_os(KNOWN_HOSTS_ENV) {
+            Some(f) if !f.is_empty() => {
+                me.with_known_hosts(KnownHostsPolicy::AcceptNew, Some(PathBuf::from(f)))
+            }
+            _ => me,
+        })
     }
 
     /// The pools of the pool file `path` (none when the file does not exist).

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 mod backends;
+mod pools;
 
 fn catalog_dir() -> PathBuf {
     sky_catalog::testing::test_catalog_dir()

@@ -117,7 +117,8 @@ pub struct FailedAttempt {
     pub decision: Decision,
 }
 
-/// Every failed attempt of one launch, in order. Its `Display` is a table.
+/// Every failed attempt of one launch, in order. Its `Display` is a table (nothing when no
+/// attempt was made).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailoverHistory {
     /// The attempts.
@@ -144,6 +145,10 @@ impl FailoverHistory {
 
 impl std::fmt::Display for FailoverHistory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.attempts.is_empty() {
+            // Nothing was tried (no candidate fit): no table.
+            return Ok(());
+        }
         // Long messages are cut in the table and given in full under it.
         let mut notes: Vec<String> = Vec::new();
         let rows: Vec<[String; 5]> = self
@@ -244,6 +249,7 @@ mod tests {
     #[test]
     fn a_long_message_is_cut_in_the_table_and_given_in_full_under_it() {
         let mut h = FailoverHistory::default();
+        assert_eq!(h.to_string(), "", "no attempt, no table");
         let long = "SSH node pool netns has 2 hosts of 3 free and answering; the cluster \
                     needs 3, 1 host short (198.18.90.11: connection refused)";
         h.push(

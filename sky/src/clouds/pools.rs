@@ -186,9 +186,17 @@ pub(super) async fn check(file: &std::path::Path, timeout: Duration) -> PoolsRep
             return report;
         }
     };
-    let answers =
-        sky_cloud_ssh::check_hosts(&pools, sky_exec::KnownHostsPolicy::AcceptNew, None, timeout)
-            .await;
+    // Host keys as launches check them (SshPoolCloud::from_default_file).
+    let known_hosts = std::env::var_os(sky_cloud_ssh::KNOWN_HOSTS_ENV)
+        .filter(|f| !f.is_empty())
+        .map(std::path::PathBuf::from);
+    let answers = sky_cloud_ssh::check_hosts(
+        &pools,
+        sky_exec::KnownHostsPolicy::AcceptNew,
+        known_hosts.as_deref(),
+        timeout,
+    )
+    .await;
     let mut answers = answers.into_iter();
     for p in pools.iter() {
         let hosts = p
