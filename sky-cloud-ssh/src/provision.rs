@@ -181,6 +181,7 @@ impl Provisioner for SshPoolCloud {
     fn capabilities(&self) -> Capabilities {
         let mut c = Capabilities::default();
         c.multi_node = true;
+        c.probe_nodes = true;
         c
     }
 

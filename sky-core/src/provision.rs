@@ -36,6 +36,10 @@ pub struct Capabilities {
     pub zones: bool,
     /// Largest cluster the backend can make, if bounded.
     pub max_nodes: Option<u32>,
+    /// `query_instances` cannot tell whether a node is alive (machines sky does not run,
+    /// such as an SSH node pool's hosts, are "running" while they are allocated), so a
+    /// refresh asks the nodes themselves: a cluster whose node does not answer is not `UP`.
+    pub probe_nodes: bool,
 }
 
 impl Capabilities {
@@ -49,6 +53,7 @@ impl Capabilities {
             custom_image: true,
             zones: true,
             max_nodes: None,
+            probe_nodes: false,
         }
     }
 }

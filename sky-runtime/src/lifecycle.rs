@@ -160,12 +160,19 @@ impl Broker {
         Ok(())
     }
 
-    /// Connects afresh to every node of a cluster whose instances all run: why it is not
-    /// usable (a node that does not answer), or `None`. A cloud without a node connector
-    /// has nothing to ask.
+    /// For a backend whose provider cannot see whether nodes are alive
+    /// ([`Capabilities::probe_nodes`](sky_core::provision::Capabilities::probe_nodes)), connects
+    /// afresh to every node of a cluster whose instances all run: why it is not usable (a
+    /// node that does not answer), or `None`. A cloud provider's own instance state is
+    /// trusted (its nodes are not contacted), and a backend without a node connector has
+    /// nothing to ask.
     async fn unanswered(&self, record: &ClusterRecord) -> Option<String> {
         let cloud = record.launched.as_ref().map(|l| &l.cloud)?;
-        self.clouds.get(cloud)?.connector.as_ref()?;
+        let entry = self.clouds.get(cloud)?;
+        if !entry.provisioner.capabilities().probe_nodes {
+            return None;
+        }
+        entry.connector.as_ref()?;
         self.forget_nodes(&record.cluster_hash);
         match self.nodes_of(record).await {
             Ok(_) => {

@@ -140,7 +140,8 @@ impl Broker {
     /// do not use it, logs show the other ranks, cancelling stops the ranks that can be
     /// reached (the job stays [`JobStatus::Cancelling`](crate::JobStatus::Cancelling)), no
     /// new job is started, `launch` and `exec` on the cluster fail with the node's error,
-    /// and `refresh` marks the cluster `INIT`.
+    /// and `refresh` marks the cluster `INIT` (on backends whose provider cannot see whether
+    /// nodes are alive, [`Capabilities::probe_nodes`](sky_core::provision::Capabilities::probe_nodes)).
     pub fn unreachable_nodes(&self, name: &str) -> Vec<UnreachableNode> {
         self.unreachable
             .lock()
