@@ -85,6 +85,102 @@ impl fmt::Display for Scope {
     }
 }
 
+/// An exceeded provider quota and what it covers ([`Error::with_quota`]).
+///
+/// Quotas are regional or global, and cover every instance, one instance family, one market
+/// (spot / low-priority / preemptible) or one accelerator. Built with
+/// [`QuotaCover::region`] or [`QuotaCover::global`] and narrowed with the `only_*` methods:
+///
+/// ```
+/// use sky_core::error::{QuotaCover, Scope};
+/// // GCP `N2_CPUS` in a region: the n2 family there.
+/// let n2 = QuotaCover::region("N2_CPUS").only_instance_type_prefix("n2-");
+/// assert_eq!(n2.scope, Scope::Region);
+/// // Azure `lowPriorityCores`: spot VMs of the region.
+/// let spot = QuotaCover::region("lowPriorityCores").only_spot(true);
+/// assert_eq!(spot.spot, Some(true));
+/// // GCP `GPUS_ALL_REGIONS`: every GPU offering of the cloud.
+/// let gpus = QuotaCover::global("GPUS_ALL_REGIONS").only_any_accelerator();
+/// assert_eq!(gpus.scope, Scope::Cloud);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct QuotaCover {
+    /// The quota as the provider names it (`CPUS`, `N2_CPUS`, `PREEMPTIBLE_CPUS`,
+    /// `NVIDIA_T4_GPUS`, `cores`, `standardNCFamily`, `lowPriorityCores`, ...).
+    pub name: String,
+    /// [`Scope::Region`] for a regional quota, [`Scope::Cloud`] for a global one.
+    pub scope: Scope,
+    /// Only this market: `Some(true)` for a spot quota, `Some(false)` for one that counts
+    /// on-demand instances only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spot: Option<bool>,
+    /// Only instance types whose name starts with this (a family, e.g. GCP `n2-`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_type_prefix: Option<String>,
+    /// Only these instance types (a family as the provider lists it, e.g. the Azure sizes
+    /// whose SKU `family` is the quota's name). Empty: no such restriction.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instance_types: Vec<String>,
+    /// Only offerings with this accelerator, any count (`T4`); `Some("")` for any
+    /// accelerator at all (a quota on every GPU).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accelerator: Option<String>,
+}
+
+impl QuotaCover {
+    fn new(name: String, scope: Scope) -> Self {
+        QuotaCover {
+            name,
+            scope,
+            spot: None,
+            instance_type_prefix: None,
+            instance_types: Vec::new(),
+            accelerator: None,
+        }
+    }
+
+    /// A regional quota named `name`, covering every instance of the region.
+    pub fn region(name: impl Into<String>) -> Self {
+        QuotaCover::new(name.into(), Scope::Region)
+    }
+
+    /// A global quota named `name`, covering every instance of the cloud.
+    pub fn global(name: impl Into<String>) -> Self {
+        QuotaCover::new(name.into(), Scope::Cloud)
+    }
+
+    /// Narrows it to one market.
+    pub fn only_spot(mut self, spot: bool) -> Self {
+        self.spot = Some(spot);
+        self
+    }
+
+    /// Narrows it to instance types starting with `prefix`.
+    pub fn only_instance_type_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.instance_type_prefix = Some(prefix.into());
+        self
+    }
+
+    /// Narrows it to the listed instance types.
+    pub fn only_instance_types(mut self, types: impl IntoIterator<Item = String>) -> Self {
+        self.instance_types = types.into_iter().collect();
+        self
+    }
+
+    /// Narrows it to offerings with accelerator `name` (any count).
+    pub fn only_accelerator(mut self, name: impl Into<String>) -> Self {
+        self.accelerator = Some(name.into());
+        self
+    }
+
+    /// Narrows it to offerings with any accelerator.
+    pub fn only_any_accelerator(mut self) -> Self {
+        self.accelerator = Some(String::new());
+        self
+    }
+}
+
 /// Where a provider call was aimed: the cloud, and region/zone/instance type when known.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Placement {
@@ -149,6 +245,7 @@ struct Inner {
     code: Option<String>,
     message: String,
     at: Placement,
+    quota: Option<QuotaCover>,
     #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
@@ -165,6 +262,7 @@ impl Error {
             code: None,
             message: message.into(),
             at: Placement::default(),
+            quota: None,
             source: None,
         }))
     }
@@ -206,6 +304,22 @@ impl Error {
     pub fn with_placement(mut self, at: Placement) -> Self {
         self.0.at = at;
         self
+    }
+
+    /// Says which quota was exceeded and what it covers: the error becomes
+    /// [`ErrorKind::Quota`] with the cover's scope, and the failover blocks exactly what the
+    /// quota covers (every instance type of the region, one family, one market, one
+    /// accelerator, or the whole cloud) rather than only the instance type that failed.
+    pub fn with_quota(mut self, cover: QuotaCover) -> Self {
+        self.0.kind = ErrorKind::Quota;
+        self.0.scope = cover.scope;
+        self.0.quota = Some(cover);
+        self
+    }
+
+    /// The exceeded quota, when the backend named it ([`Error::with_quota`]).
+    pub fn quota(&self) -> Option<&QuotaCover> {
+        self.0.quota.as_ref()
     }
 
     /// Sets the underlying error.

@@ -34,6 +34,12 @@ pub struct Block {
     /// The market: `true` blocks spot only, `false` on-demand only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub use_spot: Option<bool>,
+    /// Instance types starting with this (an instance family, e.g. `n2-`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_type_prefix: Option<String>,
+    /// Offerings with this accelerator, any count; `""` for any accelerator at all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accelerator_name: Option<String>,
 }
 
 impl Block {
@@ -79,6 +85,19 @@ impl Block {
         self
     }
 
+    /// Narrows the block to instance types starting with `prefix`.
+    pub fn with_instance_type_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.instance_type_prefix = Some(prefix.into());
+        self
+    }
+
+    /// Narrows the block to offerings with accelerator `name`, any count (`""`: any
+    /// accelerator).
+    pub fn with_accelerator_name(mut self, name: impl Into<String>) -> Self {
+        self.accelerator_name = Some(name.into());
+        self
+    }
+
     /// Whether this block excludes `offering`.
     pub fn matches(&self, offering: &Offering) -> bool {
         self.matches_view(&offering.as_view())
@@ -97,6 +116,17 @@ impl Block {
                 .is_none_or(|z| offering.zone.is_some_and(|oz| oz.eq_ignore_ascii_case(z)))
             && eq(&self.instance_type, offering.instance_type)
             && self.use_spot.is_none_or(|s| s == offering.spot)
+            && self.instance_type_prefix.as_deref().is_none_or(|p| {
+                offering
+                    .instance_type
+                    .get(..p.len())
+                    .is_some_and(|head| head.eq_ignore_ascii_case(p))
+            })
+            && self.accelerator_name.as_deref().is_none_or(|want| {
+                offering
+                    .accelerator
+                    .is_some_and(|(name, _)| want.is_empty() || name.eq_ignore_ascii_case(want))
+            })
             && self.accelerators.as_ref().is_none_or(|a| {
                 offering.accelerator.is_some_and(|(name, count)| {
                     name.eq_ignore_ascii_case(&a.name) && (count - a.count).abs() <= 0.01

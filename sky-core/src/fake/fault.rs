@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::cloud::CloudId;
-use crate::error::{Error, ErrorKind, Placement, Scope};
+use crate::error::{Error, ErrorKind, Placement, QuotaCover, Scope};
 use crate::fake::chaos::{Chaos, ChaosConfig};
 
 /// A provider operation, as named by [`crate::provision::Provisioner`]'s methods.
@@ -87,6 +87,8 @@ pub struct Failure {
     /// For [`Op::RunInstances`]: create this many of the missing nodes before failing
     /// (a partial failure the caller must clean up). Ignored by other operations.
     pub after_nodes: Option<u32>,
+    /// The exceeded quota and what it covers ([`Error::with_quota`]).
+    pub quota: Option<QuotaCover>,
 }
 
 impl Failure {
@@ -98,6 +100,7 @@ impl Failure {
             code: None,
             message: None,
             after_nodes: None,
+            quota: None,
         }
     }
 
@@ -139,7 +142,18 @@ impl Failure {
         if let Some(code) = &self.code {
             e = e.with_code(code.clone());
         }
+        if let Some(q) = &self.quota {
+            e = e.with_quota(q.clone());
+        }
         e
+    }
+
+    /// Reports an exceeded quota covering `cover` (the kind becomes
+    /// [`ErrorKind::Quota`]).
+    pub fn quota(mut self, cover: QuotaCover) -> Self {
+        self.kind = ErrorKind::Quota;
+        self.quota = Some(cover);
+        self
     }
 }
 
@@ -285,6 +299,12 @@ impl Fault {
     /// The error's scope (default: the kind's, see [`Error::default_scope`]).
     pub fn scope(mut self, scope: Scope) -> Self {
         self.failure.scope = Some(scope);
+        self
+    }
+
+    /// Reports an exceeded quota covering `cover` ([`Failure::quota`]).
+    pub fn quota(mut self, cover: QuotaCover) -> Self {
+        self.failure = self.failure.quota(cover);
         self
     }
 

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use sky_core::error::{Error, ErrorKind, Placement, Scope};
+use sky_core::error::{Error, ErrorKind, Placement, QuotaCover, Scope};
 use sky_core::provision::{ClusterRef, InstanceInfo, InstanceState, LaunchRequest, Provisioner};
 use sky_core::{Dag, Resources, Task};
 use sky_optimizer::{Block, BlockList, OptimizeError, TaskPlacement};
@@ -242,8 +242,19 @@ impl<'a> Failover<'a> {
                     });
                 }
                 Decision::Block(scope) => {
-                    self.blocked
-                        .push(block_for(placement, t.zone.as_deref(), scope, err.kind()));
+                    match err.quota() {
+                        Some(q) => {
+                            for b in blocks_for_quota(placement, q) {
+                                self.blocked.push(b);
+                            }
+                        }
+                        None => self.blocked.push(block_for(
+                            placement,
+                            t.zone.as_deref(),
+                            scope,
+                            err.kind(),
+                        )),
+                    }
                     return Ok(if scope == Scope::Zone {
                         ZoneOutcome::NextZone
                     } else {
@@ -431,6 +442,37 @@ pub(crate) async fn terminate_verified(
 /// The block a decision adds. Auth blocks the whole cloud; everything else blocks this
 /// launchable (instance type, accelerator, market) at the decided scope, as SkyPilot's
 /// `should_be_blocked_by` does.
+/// What an exceeded quota rules out: what it covers, in the region (or the cloud) of the
+/// attempt, one block per listed instance type.
+fn blocks_for_quota(p: &TaskPlacement, q: &QuotaCover) -> Vec<Block> {
+    let mut base = if q.scope == Scope::Cloud {
+        Block::cloud(p.cloud.clone())
+    } else {
+        Block::region(p.cloud.clone(), &p.region)
+    };
+    if let Some(spot) = q.spot {
+        base = base.with_spot(spot);
+    }
+    if let Some(prefix) = &q.instance_type_prefix {
+        base = base.with_instance_type_prefix(prefix);
+    }
+    if let Some(a) = &q.accelerator {
+        base = base.with_accelerator_name(a);
+    }
+    if q.instance_types.is_empty() {
+        // The type that failed is covered, whatever the provider listed.
+        return vec![base];
+    }
+    let mut types: Vec<&str> = q.instance_types.iter().map(String::as_str).collect();
+    types.push(&p.instance_type);
+    types.sort_unstable();
+    types.dedup();
+    types
+        .into_iter()
+        .map(|t| base.clone().with_instance_type(t))
+        .collect()
+}
+
 fn block_for(p: &TaskPlacement, zone: Option<&str>, scope: Scope, kind: ErrorKind) -> Block {
     let base = match (scope, zone) {
         (Scope::Cloud, _) => Block::cloud(p.cloud.clone()),

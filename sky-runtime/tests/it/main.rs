@@ -9,4 +9,5 @@ mod failover;
 mod jobs;
 mod lifecycle;
 mod precheck;
+mod quota;
 mod saga;
