@@ -46,6 +46,8 @@ pub enum BrokerError {
         reason: String,
         /// Every failed attempt.
         history: FailoverHistory,
+        /// How long the launch tried.
+        elapsed: std::time::Duration,
         /// The optimizer's error, when it ran out of candidates.
         #[source]
         source: Option<Box<sky_optimizer::OptimizeError>>,

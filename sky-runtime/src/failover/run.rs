@@ -92,7 +92,11 @@ impl<'a> Failover<'a> {
                         continue;
                     }
                     let reason = if self.attempts > 0 {
-                        format!("no candidate left after {} attempts: {e}", self.attempts)
+                        format!(
+                            "no candidate left after {} attempts in {:.1} s: {e}",
+                            self.attempts,
+                            self.started.elapsed().as_secs_f64()
+                        )
                     } else {
                         e.to_string()
                     };
@@ -118,7 +122,12 @@ impl<'a> Failover<'a> {
                 return Ok(up);
             }
             if !self.budget_left() {
-                return Err(self.give_up("the retry budget ran out".into(), None));
+                let reason = format!(
+                    "the retry budget ran out after {} attempts in {:.1} s",
+                    self.attempts,
+                    self.started.elapsed().as_secs_f64()
+                );
+                return Err(self.give_up(reason, None));
             }
         }
     }
@@ -140,6 +149,7 @@ impl<'a> Failover<'a> {
         BrokerError::Unavailable {
             cluster: self.name.to_string(),
             reason,
+            elapsed: self.started.elapsed(),
             history: self.history,
             source: source.map(Box::new),
         }
@@ -242,18 +252,20 @@ impl<'a> Failover<'a> {
                     });
                 }
                 Decision::Block(scope) => {
+                    let narrow = block_for(placement, t.zone.as_deref(), scope, err.kind());
                     match err.quota() {
                         Some(q) => {
-                            for b in blocks_for_quota(placement, q) {
+                            let blocks = blocks_for_quota(placement, q);
+                            // A cover that misses what failed (a backend's mistake) must not
+                            // let the same attempt come back: the loop ends.
+                            if !blocks.iter().any(|b| covers(b, placement, t.zone.as_deref())) {
+                                self.blocked.push(narrow);
+                            }
+                            for b in blocks {
                                 self.blocked.push(b);
                             }
                         }
-                        None => self.blocked.push(block_for(
-                            placement,
-                            t.zone.as_deref(),
-                            scope,
-                            err.kind(),
-                        )),
+                        None => self.blocked.push(narrow),
                     }
                     return Ok(if scope == Scope::Zone {
                         ZoneOutcome::NextZone
@@ -442,6 +454,22 @@ pub(crate) async fn terminate_verified(
 /// The block a decision adds. Auth blocks the whole cloud; everything else blocks this
 /// launchable (instance type, accelerator, market) at the decided scope, as SkyPilot's
 /// `should_be_blocked_by` does.
+/// Whether `b` excludes the attempt of `p` in `zone`.
+fn covers(b: &Block, p: &TaskPlacement, zone: Option<&str>) -> bool {
+    b.matches_view(&sky_core::catalog::OfferingRef {
+        cloud: &p.cloud,
+        instance_type: &p.instance_type,
+        accelerator: p.accelerators.as_ref().map(|a| (a.name.as_str(), a.count)),
+        vcpus: p.vcpus,
+        memory_gib: p.memory_gib,
+        region: &p.region,
+        zone,
+        spot: p.use_spot,
+        hourly_price: p.hourly_price,
+        accelerator_hourly_price: p.accelerator_hourly_price,
+    })
+}
+
 /// What an exceeded quota rules out: what it covers, in the region (or the cloud) of the
 /// attempt, one block per listed instance type.
 fn blocks_for_quota(p: &TaskPlacement, q: &QuotaCover) -> Vec<Block> {

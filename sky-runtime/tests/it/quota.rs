@@ -164,3 +164,43 @@ async fn a_global_quota_blocks_the_cloud() {
             == ErrorKind::Quota
     );
 }
+
+/// A quota cover that misses what failed (a backend's mistake) still ends the launch: each
+/// candidate is tried once, and the error says how many attempts in how long.
+#[tokio::test]
+async fn a_cover_that_misses_the_failure_still_ends_the_launch() {
+    let fake = FakeCloud::builder()
+        .fault(
+            Fault::on(Op::RunInstances)
+                .region("fake-east-1")
+                .quota(QuotaCover::region("NVIDIA_A100_GPUS").only_accelerator("A100")),
+        )
+        .build();
+    let b = broker(&fake);
+    let err = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        b.provision(&task(true, false), "q", &opts()),
+    )
+    .await
+    .expect("the launch ends by itself")
+    .unwrap_err();
+    let tried = east(&fake);
+    let mut distinct = tried.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(tried.len(), distinct.len(), "each candidate once: {tried:?}");
+    assert!(tried.len() > 1, "{tried:?}");
+    let BrokerError::Unavailable {
+        history, elapsed, ..
+    } = &err
+    else {
+        panic!("{err}");
+    };
+    assert_eq!(history.attempts.len(), tried.len());
+    assert!(*elapsed < std::time::Duration::from_secs(60));
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("after {} attempts in ", tried.len())),
+        "{text}"
+    );
+}
