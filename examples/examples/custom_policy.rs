@@ -37,7 +37,7 @@ struct Cautious {
 }
 
 impl FailoverPolicy for Cautious {
-    fn on_error(&mut self, _attempt: &Attempt<'_>, err: &provider::Error) -> Decision {
+    fn on_error(&mut self, attempt: &Attempt<'_>, err: &provider::Error) -> Decision {
         let decision = match err.kind() {
             ErrorKind::Capacity => Decision::Block(Scope::Region),
             ErrorKind::Quota | ErrorKind::InvalidRequest | ErrorKind::Unsupported => {
@@ -49,7 +49,7 @@ impl FailoverPolicy for Cautious {
         self.log
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(err, decision);
+            .push(err, decision, attempt.spot);
         decision
     }
 }

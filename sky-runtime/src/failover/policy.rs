@@ -30,6 +30,8 @@ pub struct Attempt<'a> {
     pub number: u32,
     /// Consecutive failed attempts at this same placement, this one included (1-based).
     pub retries_here: u32,
+    /// Whether it asked for spot instances.
+    pub spot: bool,
 }
 
 /// Decides what follows a provider error. Implement it to change failover behaviour (e.g. a
@@ -107,14 +109,30 @@ impl FailoverPolicy for DefaultPolicy {
 pub struct FailedAttempt {
     /// Where the attempt was aimed.
     pub placement: Placement,
+    /// Whether it asked for spot instances.
+    #[serde(default)]
+    pub spot: bool,
     /// The error's kind.
     pub kind: ErrorKind,
+    /// How much the error rules out.
+    #[serde(default = "zone_scope")]
+    pub scope: Scope,
+    /// The exceeded quota, when the provider named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<sky_core::error::QuotaCover>,
     /// The provider's raw code.
     pub code: Option<String>,
     /// The error message.
     pub message: String,
     /// What the policy decided.
     pub decision: Decision,
+    /// When it failed (Unix seconds).
+    #[serde(default)]
+    pub at: i64,
+}
+
+fn zone_scope() -> Scope {
+    Scope::Zone
 }
 
 /// Every failed attempt of one launch, in order. Its `Display` is a table (nothing when no
@@ -126,15 +144,22 @@ pub struct FailoverHistory {
 }
 
 impl FailoverHistory {
-    /// Records a failed attempt.
-    pub fn push(&mut self, err: &Error, decision: Decision) {
+    /// Records a failed attempt (of spot instances when `spot`) and returns it.
+    pub fn push(&mut self, err: &Error, decision: Decision, spot: bool) -> &FailedAttempt {
         self.attempts.push(FailedAttempt {
             placement: err.placement().clone(),
+            spot,
             kind: err.kind(),
+            scope: err.scope(),
+            quota: err.quota().cloned(),
             code: err.code().map(str::to_string),
             message: err.message().to_string(),
             decision,
+            at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64),
         });
+        &self.attempts[self.attempts.len() - 1]
     }
 
     /// Whether nothing failed.
@@ -214,6 +239,7 @@ mod tests {
                 placement: &at,
                 number: 1,
                 retries_here,
+                spot: false,
             },
             &err,
         )
@@ -255,6 +281,7 @@ mod tests {
         h.push(
             &Error::new(ErrorKind::Capacity, long).with_placement(Placement::cloud(CloudId::Fake)),
             Decision::Abort,
+            false,
         );
         let text = h.to_string();
         let lines: Vec<&str> = text.lines().collect();
@@ -274,7 +301,7 @@ mod tests {
                 zone: Some("us-east-1a".into()),
                 instance_type: Some("p3.2xlarge".into()),
             });
-        h.push(&err, Decision::Block(Scope::Zone));
+        h.push(&err, Decision::Block(Scope::Zone), false);
         let t = h.to_string();
         let lines: Vec<&str> = t.lines().collect();
         assert!(lines[0].starts_with("INFRA"));

@@ -223,11 +223,19 @@ impl<'a> Failover<'a> {
                     placement: &at,
                     number: self.attempts,
                     retries_here,
+                    spot: placement.use_spot,
                 },
                 &err,
             );
             tracing::warn!(cluster = self.name, %err, ?decision, "provisioning attempt failed");
-            self.history.push(&err, decision);
+            let attempt = self.history.push(&err, decision, placement.use_spot);
+            if let Err(e) =
+                self.broker
+                    .state
+                    .record_attempt(&self.record.cluster_hash, self.name, attempt)
+            {
+                tracing::warn!(cluster = self.name, error = %e, "recording a failed attempt");
+            }
             let exhausted_here = retries_here > MAX_RETRIES_PER_ZONE;
             if !matches!(decision, Decision::Retry { .. }) || exhausted_here {
                 self.teardown(provisioner.as_ref(), &req.cluster).await?;
@@ -258,7 +266,10 @@ impl<'a> Failover<'a> {
                             let blocks = blocks_for_quota(placement, q);
                             // A cover that misses what failed (a backend's mistake) must not
                             // let the same attempt come back: the loop ends.
-                            if !blocks.iter().any(|b| covers(b, placement, t.zone.as_deref())) {
+                            if !blocks
+                                .iter()
+                                .any(|b| covers(b, placement, t.zone.as_deref()))
+                            {
                                 self.blocked.push(narrow);
                             }
                             for b in blocks {

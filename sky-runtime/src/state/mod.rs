@@ -38,7 +38,7 @@ use schema::{MIGRATIONS, RawCluster};
 
 /// The schema version this build writes. Older databases are migrated on open; newer ones
 /// are refused.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// How long a provisioning lease lasts without renewal, in seconds.
 pub const LEASE_SECONDS: i64 = 600;
@@ -509,7 +509,61 @@ impl StateStore {
             Self::CLUSTER_COLUMNS
         );
         let raw = self.with(|c| c.query_row(&sql, [name], RawCluster::from_row).optional())?;
-        raw.map(|r| r.decode(&self.path)).transpose()
+        raw.map(|r| self.with_attempts(r.decode(&self.path)?))
+            .transpose()
+    }
+
+    fn with_attempts(&self, mut rec: ClusterRecord) -> Result<ClusterRecord, StateError> {
+        rec.failed_attempts = self.attempts(&rec.cluster_hash)?;
+        Ok(rec)
+    }
+
+    /// Records a failed provisioning attempt of cluster incarnation `cluster_hash` (named
+    /// `name`), as it happens.
+    pub fn record_attempt(
+        &self,
+        cluster_hash: &str,
+        name: &str,
+        attempt: &crate::failover::FailedAttempt,
+    ) -> Result<(), StateError> {
+        let json = serde_json::to_string(attempt).map_err(|source| StateError::Json {
+            path: self.path.clone(),
+            column: "attempt",
+            cluster: name.to_string(),
+            source,
+        })?;
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO launch_attempts (cluster_hash, name, attempt, at) VALUES (?1, ?2, ?3, ?4)",
+                params![cluster_hash, name, json, attempt.at],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// The failed provisioning attempts of cluster incarnation `cluster_hash`, oldest first
+    /// (kept after the cluster is gone).
+    pub fn attempts(
+        &self,
+        cluster_hash: &str,
+    ) -> Result<Vec<crate::failover::FailedAttempt>, StateError> {
+        let rows: Vec<(String, String)> = self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT name, attempt FROM launch_attempts WHERE cluster_hash = ?1 ORDER BY id",
+            )?;
+            let rows = st.query_map([cluster_hash], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        rows.into_iter()
+            .map(|(name, json)| {
+                serde_json::from_str(&json).map_err(|source| StateError::Json {
+                    path: self.path.clone(),
+                    column: "attempt",
+                    cluster: name,
+                    source,
+                })
+            })
+            .collect()
     }
 
     /// Every cluster, by name.
@@ -523,7 +577,9 @@ impl StateStore {
             let rows = st.query_map([], RawCluster::from_row)?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
         })?;
-        raws.into_iter().map(|r| r.decode(&self.path)).collect()
+        raws.into_iter()
+            .map(|r| self.with_attempts(r.decode(&self.path)?))
+            .collect()
     }
 
     /// The status events of `name` (all incarnations), oldest first.

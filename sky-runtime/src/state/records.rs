@@ -103,6 +103,10 @@ pub struct ClusterRecord {
     pub last_use_at: i64,
     /// The holder of a live provisioning lease, if a process is provisioning it now.
     pub provisioning_by: Option<String>,
+    /// The failed provisioning attempts of this incarnation, oldest first: where each was
+    /// aimed, the error and what the failover decided (also for a launch that ended UP).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_attempts: Vec<crate::failover::FailedAttempt>,
 }
 
 /// A row of the `cluster_events` table.

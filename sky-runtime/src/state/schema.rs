@@ -85,6 +85,16 @@ pub(super) const MIGRATIONS: &[&str] = &[
     DROP TABLE jobs;
     ALTER TABLE jobs_v3 RENAME TO jobs;
     CREATE INDEX jobs_status ON jobs (cluster_hash, status, job_id);",
+    // Version 4: every failed provisioning attempt, kept with the cluster incarnation it was
+    // for (also when the launch ended UP, and after the cluster is gone).
+    "CREATE TABLE launch_attempts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        cluster_hash TEXT NOT NULL,
+        name TEXT NOT NULL,
+        attempt TEXT NOT NULL,
+        at INTEGER NOT NULL
+    );
+    CREATE INDEX launch_attempts_hash ON launch_attempts (cluster_hash, id);",
 ];
 
 pub(super) struct RawCluster {
@@ -141,6 +151,7 @@ impl RawCluster {
                 .transpose()
                 .map_err(|e| err("autostop", e))?,
             status: ClusterStatus::parse(&self.status),
+            failed_attempts: Vec::new(),
             cluster_hash: self.cluster_hash,
             owner: self.owner,
             created_at: self.created_at,

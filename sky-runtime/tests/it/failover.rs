@@ -263,3 +263,45 @@ async fn a_teardown_that_keeps_failing_stops_failover_loudly() {
     b.down("c").await.unwrap();
     assert!(fake.live_instances().is_empty());
 }
+
+/// The failed attempts of a launch that ended UP are kept with the cluster: where each was
+/// aimed, the error and the decision, in the state store (after `down` too).
+#[tokio::test]
+async fn failed_attempts_of_a_launch_that_ended_up_are_on_record() {
+    let (region, zone) = first_choice().await;
+    let fake = FakeCloud::builder()
+        .fault(
+            Fault::on(Op::RunInstances)
+                .zone(&zone)
+                .kind(ErrorKind::Capacity)
+                .code("InsufficientInstanceCapacity"),
+        )
+        .build();
+    let b = broker(&fake);
+    let c = b.provision(&v100_task(1), "c", &opts()).await.unwrap();
+    assert_eq!(c.status, ClusterStatus::Up);
+    let rec = b.cluster("c").unwrap();
+    assert_eq!(rec.failed_attempts.len(), 1, "{rec:?}");
+    let a = &rec.failed_attempts[0];
+    assert_eq!(a.placement.region.as_deref(), Some(region.as_str()));
+    assert_eq!(a.placement.zone.as_deref(), Some(zone.as_str()));
+    assert_eq!(
+        a.placement.instance_type.as_deref(),
+        Some("fake.gpu.v100x1")
+    );
+    assert!(!a.spot);
+    assert_eq!(a.kind, ErrorKind::Capacity);
+    assert_eq!(a.scope, Scope::Zone);
+    assert_eq!(a.code.as_deref(), Some("InsufficientInstanceCapacity"));
+    assert_eq!(a.decision, Decision::Block(Scope::Zone));
+    assert!(a.at > 0);
+    // In the JSON of `status` too.
+    let json = serde_json::to_value(&rec).unwrap();
+    assert_eq!(
+        json["failed_attempts"][0]["code"],
+        "InsufficientInstanceCapacity"
+    );
+    let hash = rec.cluster_hash.clone();
+    b.down("c").await.unwrap();
+    assert_eq!(b.state().attempts(&hash).unwrap().len(), 1);
+}

@@ -188,7 +188,11 @@ async fn a_cover_that_misses_the_failure_still_ends_the_launch() {
     let mut distinct = tried.clone();
     distinct.sort();
     distinct.dedup();
-    assert_eq!(tried.len(), distinct.len(), "each candidate once: {tried:?}");
+    assert_eq!(
+        tried.len(),
+        distinct.len(),
+        "each candidate once: {tried:?}"
+    );
     assert!(tried.len() > 1, "{tried:?}");
     let BrokerError::Unavailable {
         history, elapsed, ..
