@@ -78,8 +78,12 @@ impl AllocStore {
             path: path.clone(),
             source,
         };
-        std::fs::create_dir_all(state_dir).map_err(|source| PoolError::Io {
+        sky_exec::sqlite::create_private_dir(state_dir).map_err(|source| PoolError::Io {
             path: state_dir.to_path_buf(),
+            source,
+        })?;
+        sky_exec::sqlite::ensure_private_file(&path).map_err(|source| PoolError::Io {
+            path: path.clone(),
             source,
         })?;
         let mut conn = Connection::open(&path).map_err(db)?;

@@ -167,11 +167,15 @@ impl StateStore {
 
     /// Opens (creating and migrating as needed) `<dir>/state.db`.
     pub fn open(dir: &Path) -> Result<Self, StateError> {
-        std::fs::create_dir_all(dir).map_err(|source| StateError::Io {
+        sky_exec::sqlite::create_private_dir(dir).map_err(|source| StateError::Io {
             path: dir.to_path_buf(),
             source,
         })?;
         let path = dir.join("state.db");
+        sky_exec::sqlite::ensure_private_file(&path).map_err(|source| StateError::Io {
+            path: path.clone(),
+            source,
+        })?;
         let conn = Connection::open(&path).map_err(|source| StateError::Sqlite {
             path: path.clone(),
             source,
@@ -758,6 +762,26 @@ mod tests {
         };
         assert_eq!(h.duration_s(5400), 3600);
         assert!((h.cost(5400) - 0.768).abs() < 1e-9);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_state_dir_and_database_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = tempfile::tempdir().unwrap();
+        let dir = base.path().join("new").join(".sky");
+        let s = StateStore::open(&dir).unwrap();
+        s.begin_provision("c", "me", "u").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("state.db")), 0o600);
+        assert_eq!(mode(&dir.join("state.db-wal")), 0o600);
+        drop(s);
+        // A database left readable by others is tightened when opened.
+        std::fs::set_permissions(dir.join("state.db"), std::fs::Permissions::from_mode(0o644))
+            .unwrap();
+        StateStore::open(&dir).unwrap();
+        assert_eq!(mode(&dir.join("state.db")), 0o600);
     }
 
     #[test]
