@@ -25,8 +25,8 @@ pub(crate) mod write;
 
 pub use infra::Infra;
 pub use parse::{
-    ParseValueError, normalize_ports, parse_disk_size_gb, parse_duration_secs, parse_idle_minutes,
-    parse_memory_gib,
+    MAX_ACCELERATORS, MAX_CPUS, MAX_MEMORY_GIB, ParseValueError, normalize_ports,
+    parse_disk_size_gb, parse_duration_secs, parse_idle_minutes, parse_memory_gib,
 };
 
 /// A requested accelerator.

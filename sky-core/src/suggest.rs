@@ -14,11 +14,20 @@ where
     closest(input, candidates, 1).into_iter().next()
 }
 
-/// Up to `n` candidates close to `input`, most similar first (see [`did_you_mean`]).
+/// Inputs longer than this (bytes) get no suggestion.
+pub const MAX_INPUT: usize = 256;
+
+/// Up to `n` candidates close to `input`, most similar first (see [`did_you_mean`]). An
+/// input longer than [`MAX_INPUT`] gets none.
 pub fn closest<'a, I>(input: &str, candidates: I, n: usize) -> Vec<String>
 where
     I: IntoIterator<Item = &'a str>,
 {
+    // Names are short: a long input is no typo of one, and comparing it would cost its
+    // length times every candidate's.
+    if input.len() > MAX_INPUT {
+        return Vec::new();
+    }
     let needle = input.trim().to_ascii_lowercase();
     if needle.is_empty() {
         return Vec::new();

@@ -34,6 +34,8 @@ pub(super) fn cpus(v: &Node, p: &FieldPath) -> Result<Option<CpuSpec>, TaskError
             if n <= 0.0 {
                 return Err(invalid("cpus must be positive", v, p));
             }
+            let n = super::parse::cpus_at_most(&super::parse::fmt_num(n), n)
+                .map_err(|e| invalid(e.message, v, p))?;
             Ok(Some(CpuSpec {
                 count: n,
                 or_more: false,
@@ -55,6 +57,8 @@ pub(super) fn memory(v: &Node, p: &FieldPath) -> Result<Option<MemorySpec>, Task
             if n <= 0.0 {
                 return Err(invalid("memory must be positive", v, p));
             }
+            let n = super::parse::memory_at_most(&super::parse::fmt_num(n), n)
+                .map_err(|e| invalid(e.message, v, p))?;
             Ok(Some(MemorySpec::Gib {
                 gib: n,
                 or_more: false,

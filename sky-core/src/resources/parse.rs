@@ -83,9 +83,41 @@ fn split_memory_unit(s: &str) -> (&str, f64) {
     (s, 1.0)
 }
 
+/// The most vCPUs a node can ask for: more than any cloud's largest instance (896 vCPUs
+/// today), so a larger request is a mistake, refused when the task is read.
+pub const MAX_CPUS: f64 = 8_192.0;
+/// The most memory a node can ask for, in GiB (64 TiB; the largest instances have 24-32 TiB).
+pub const MAX_MEMORY_GIB: f64 = 65_536.0;
+/// The most accelerators a node can ask for (TPU slices count in their names, not here).
+pub const MAX_ACCELERATORS: f64 = 4_096.0;
+
+fn at_most(what: &str, s: &str, v: f64, max: f64, unit: &str) -> Result<f64, ParseValueError> {
+    if v > max {
+        Err(ParseValueError::new(format!(
+            "{what} `{s}` is more than any cloud offers: at most {max}{unit} per node"
+        )))
+    } else {
+        Ok(v)
+    }
+}
+
+/// `n` vCPUs, if no more than [`MAX_CPUS`].
+pub(crate) fn cpus_at_most(s: &str, n: f64) -> Result<f64, ParseValueError> {
+    at_most("cpus", s, n, MAX_CPUS, "")
+}
+
+/// `gib` of memory, if no more than [`MAX_MEMORY_GIB`].
+pub(crate) fn memory_at_most(s: &str, gib: f64) -> Result<f64, ParseValueError> {
+    at_most("memory", s, gib, MAX_MEMORY_GIB, " GiB")
+}
+
 /// Parses a memory amount with an optional binary unit (`KB`, `MB`, `GB`, `TB`, `PB`, also
 /// `Ki`..`Pi`; default GB) into GiB.
 pub fn parse_memory_gib(s: &str) -> Result<f64, ParseValueError> {
+    memory_at_most(s, memory_gib_unbounded(s)?)
+}
+
+fn memory_gib_unbounded(s: &str) -> Result<f64, ParseValueError> {
     let t = s.trim();
     let (num, per_unit) = split_memory_unit(t);
     let v = positive_number(num, "memory size").map_err(|_| {
@@ -155,12 +187,13 @@ fn parse_accelerator_memory(s: &str) -> Option<(f64, bool)> {
 }
 
 fn accelerator_count(s: &str, spec: &str) -> Result<f64, ParseValueError> {
-    positive_number(s, "accelerator count").map_err(|_| {
+    let n = positive_number(s, "accelerator count").map_err(|_| {
         ParseValueError::new(format!(
             "invalid accelerator count `{s}` in `{spec}`: expected a positive number, \
              e.g. `V100:4` or `A10G:0.5`"
         ))
-    })
+    })?;
+    at_most("the accelerator count", spec, n, MAX_ACCELERATORS, "")
 }
 
 fn accelerator_name(s: &str, spec: &str) -> Result<String, ParseValueError> {
@@ -292,7 +325,10 @@ impl FromStr for CpuSpec {
                  (e.g. `4` or `4+`)"
             ))
         })?;
-        Ok(CpuSpec { count, or_more })
+        Ok(CpuSpec {
+            count: cpus_at_most(s, count)?,
+            or_more,
+        })
     }
 }
 
@@ -322,13 +358,16 @@ impl FromStr for MemorySpec {
             })?;
             return Ok(MemorySpec::PerVcpu(per));
         }
-        let gib = parse_memory_gib(body).map_err(|_| {
+        let gib = memory_gib_unbounded(body).map_err(|_| {
             ParseValueError::new(format!(
                 "invalid memory `{s}`: expected a size with an optional unit and `+`, \
                  e.g. `16`, `32GB+`, `512MB`, or `4x` per vCPU"
             ))
         })?;
-        Ok(MemorySpec::Gib { gib, or_more })
+        Ok(MemorySpec::Gib {
+            gib: memory_at_most(s, gib)?,
+            or_more,
+        })
     }
 }
 
@@ -665,12 +704,14 @@ mod tests {
             }
         );
         assert_eq!(
-            m("1PB"),
+            m("64TB"),
             MemorySpec::Gib {
-                gib: 1024.0 * 1024.0,
+                gib: 64.0 * 1024.0,
                 or_more: false
             }
         );
+        let too_much = "1PB".parse::<MemorySpec>().unwrap_err();
+        assert!(too_much.message.contains("at most 65536 GiB"), "{too_much:?}");
         assert_eq!(m("4x"), MemorySpec::PerVcpu(4.0));
         assert_eq!(m("4x+"), MemorySpec::PerVcpu(4.0));
         assert_eq!(m("16+").to_string(), "16+");

@@ -234,6 +234,10 @@ mod validate;
 mod write;
 
 pub use crate::yaml::error::{TaskError, TaskErrorKind};
+
+/// The most nodes a task can ask for: more than any cloud gives one cluster, so a larger
+/// `num_nodes` is a mistake, refused when the task is read.
+pub const MAX_NUM_NODES: u32 = 10_000;
 pub use indexmap::IndexMap;
 pub use loader::TaskLoader;
 pub use notes::{

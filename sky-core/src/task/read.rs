@@ -160,9 +160,18 @@ pub(crate) fn task_from_node(ctx: &LoadCtx<'_>, node: &Node) -> Result<Task, Tas
             "name" => task.name = opt_name(v, p)?,
             "workdir" => task.workdir = workdir(&substitute_node(v, &task.envs), p)?,
             "num_nodes" if !matches!(v.value, Value::Null) => {
-                task.num_nodes = int_in(v, p, 1, i128::from(u32::MAX))
-                    .map_err(|_| invalid("num_nodes must be a positive integer", v, p))?
-                    as u32;
+                task.num_nodes =
+                    int_in(v, p, 1, i128::from(crate::task::MAX_NUM_NODES)).map_err(|_| {
+                        invalid(
+                            format!(
+                                "num_nodes must be an integer from 1 to {} (more nodes than \
+                                 any cloud gives one cluster)",
+                                crate::task::MAX_NUM_NODES
+                            ),
+                            v,
+                            p,
+                        )
+                    })? as u32;
             }
             "resources" => task.resources = resource_set_from_node(ctx, v, p)?,
             "envs" => {}

@@ -151,3 +151,62 @@ fn hostile_inputs_are_errors_not_crashes() {
         assert!(Task::from_yaml_str(y).is_err(), "{y}");
     }
 }
+
+/// Values no cloud can satisfy are refused when the task is read, with the limit.
+#[test]
+fn values_no_cloud_can_satisfy_are_refused_with_the_limit() {
+    for (yaml, says) in [
+        (
+            "num_nodes: 100000000\n",
+            "num_nodes must be an integer from 1 to 10000",
+        ),
+        (
+            "resources:\n  memory: 1e308\n",
+            "at most 65536 GiB per node",
+        ),
+        ("resources:\n  memory: 1PB+\n", "at most 65536 GiB per node"),
+        ("resources:\n  cpus: 100000+\n", "at most 8192 per node"),
+        ("resources:\n  cpus: 1e9\n", "at most 8192 per node"),
+        (
+            "resources:\n  accelerators: {V100: 1e308}\n",
+            "at most 4096 per node",
+        ),
+        (
+            "resources:\n  accelerators: V100:5000\n",
+            "at most 4096 per node",
+        ),
+    ] {
+        let e = err(yaml);
+        assert!(e.to_string().contains(says), "{yaml}: {e}");
+        assert!(
+            e.to_string().starts_with("line "),
+            "the position is given: {e}"
+        );
+    }
+    // The largest real requests still load.
+    Task::from_yaml_str(
+        "num_nodes: 10000\nresources:\n  cpus: 896\n  memory: 24TB\n  accelerators: H100:8\n",
+    )
+    .unwrap();
+}
+
+/// A huge value gets no did-you-mean (comparing it to every candidate is quadratic: a
+/// 100 KB `zone:` took 6.65 s to reject), while a typo still does.
+#[test]
+fn a_huge_input_gets_no_suggestion() {
+    let cands: Vec<String> = (0..500).map(|i| format!("us-east-{i}a")).collect();
+    let names = || cands.iter().map(String::as_str);
+    assert_eq!(
+        sky_core::suggest::did_you_mean("z".repeat(100_000).as_str(), names()),
+        None
+    );
+    assert_eq!(
+        sky_core::suggest::did_you_mean(&"us-east-1a".repeat(30), names()),
+        None,
+        "over MAX_INPUT even when it contains a candidate"
+    );
+    assert_eq!(
+        sky_core::suggest::did_you_mean("us-east-7b", names()).as_deref(),
+        Some("us-east-7a")
+    );
+}

@@ -201,9 +201,9 @@ fn cpus_and_memory() {
         })
     );
     assert_eq!(
-        one("memory: 2PB").memory,
+        one("memory: 2TB").memory,
         Some(MemorySpec::Gib {
-            gib: 2.0 * 1024.0 * 1024.0,
+            gib: 2.0 * 1024.0,
             or_more: false
         })
     );
