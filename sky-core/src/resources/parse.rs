@@ -711,7 +711,10 @@ mod tests {
             }
         );
         let too_much = "1PB".parse::<MemorySpec>().unwrap_err();
-        assert!(too_much.message.contains("at most 65536 GiB"), "{too_much:?}");
+        assert!(
+            too_much.message.contains("at most 65536 GiB"),
+            "{too_much:?}"
+        );
         assert_eq!(m("4x"), MemorySpec::PerVcpu(4.0));
         assert_eq!(m("4x+"), MemorySpec::PerVcpu(4.0));
         assert_eq!(m("16+").to_string(), "16+");

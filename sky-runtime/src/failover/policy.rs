@@ -49,7 +49,7 @@ pub trait FailoverPolicy: Send + Sync {
 /// | quota | block the error's scope (normally the region; the cloud for global quotas) |
 /// | auth | block the cloud |
 /// | transient, unexpected | retry with exponential backoff up to `max_retries`, then block the zone |
-/// | invalid request, unsupported | abort (retrying elsewhere would fail the same way) |
+/// | invalid request, unsupported | abort (retrying elsewhere would fail the same way), unless the error is scoped to a region or the cloud (an image missing there): then block that scope |
 /// | not found, already exists | block the error's scope |
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DefaultPolicy {
@@ -86,7 +86,12 @@ impl FailoverPolicy for DefaultPolicy {
     fn on_error(&mut self, attempt: &Attempt<'_>, err: &Error) -> Decision {
         match err.kind() {
             ErrorKind::Auth => Decision::Block(Scope::Cloud),
-            ErrorKind::InvalidRequest | ErrorKind::Unsupported => Decision::Abort,
+            // A request wrong as such fails the same everywhere; one the provider refuses
+            // only here (no image published in this region, say) may work elsewhere.
+            ErrorKind::InvalidRequest | ErrorKind::Unsupported => match err.scope() {
+                Scope::Zone => Decision::Abort,
+                wider => Decision::Block(wider),
+            },
             ErrorKind::Transient | ErrorKind::Unexpected => {
                 if attempt.retries_here <= self.max_retries {
                     let factor = 2u32.saturating_pow(attempt.retries_here.saturating_sub(1));
@@ -256,6 +261,14 @@ mod tests {
         );
         assert_eq!(decide(ErrorKind::Auth, None, 1), Block(Scope::Cloud));
         assert_eq!(decide(ErrorKind::InvalidRequest, None, 1), Abort);
+        assert_eq!(
+            decide(ErrorKind::InvalidRequest, Some(Scope::Region), 1),
+            Block(Scope::Region)
+        );
+        assert_eq!(
+            decide(ErrorKind::Unsupported, Some(Scope::Cloud), 1),
+            Block(Scope::Cloud)
+        );
         assert_eq!(decide(ErrorKind::Unsupported, None, 1), Abort);
         assert_eq!(
             decide(ErrorKind::Transient, None, 1),

@@ -305,3 +305,34 @@ async fn failed_attempts_of_a_launch_that_ended_up_are_on_record() {
     b.down("c").await.unwrap();
     assert_eq!(b.state().attempts(&hash).unwrap().len(), 1);
 }
+
+/// A region-scoped refusal (AWS: "no Ubuntu image … in us-west-2", InvalidRequest with
+/// Scope::Region) blocks that region: the launch ends UP in the next one, with both attempts
+/// on record, instead of aborting.
+#[tokio::test]
+async fn a_region_scoped_invalid_request_moves_to_the_next_region() {
+    let (region, _) = first_choice().await;
+    let fake = FakeCloud::builder()
+        .fault(
+            Fault::on(Op::RunInstances)
+                .region(&region)
+                .kind(ErrorKind::InvalidRequest)
+                .scope(Scope::Region)
+                .message("no Ubuntu image for x86_64 published by Canonical here"),
+        )
+        .build();
+    let b = broker(&fake);
+    let c = b.provision(&v100_task(1), "c", &opts()).await.unwrap();
+    let l = c.launched.clone().unwrap();
+    assert_ne!(l.region, region);
+    let rec = b.cluster("c").unwrap();
+    assert_eq!(rec.failed_attempts.len(), 1, "{rec:?}");
+    assert_eq!(
+        rec.failed_attempts[0].decision,
+        Decision::Block(Scope::Region)
+    );
+    let calls = run_calls(&fake);
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert_eq!(calls[0].0, region);
+    assert_eq!(calls[1].0, l.region);
+}
