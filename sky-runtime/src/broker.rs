@@ -14,7 +14,7 @@ use sky_optimizer::{Objective, Options};
 use crate::connector::{DirConnector, NodeConnector, SshConnector};
 use crate::error::BrokerError;
 use crate::failover::{
-    DefaultPolicy, Failover, FailoverHistory, FailoverPolicy, terminate_verified,
+    DefaultPolicy, Failover, FailoverHistory, FailoverPolicy, terminate_with_retries,
 };
 use crate::state::{ClusterRecord, ClusterStatus, StateStore};
 
@@ -47,6 +47,9 @@ pub struct ProvisionOptions {
     pub deadline: Option<Duration>,
     /// How long to wait for nodes to be running.
     pub wait_timeout: Duration,
+    /// The first pause between tries to terminate what a failed attempt left (doubling,
+    /// jittered, at most 30 s; [`TEARDOWN_ATTEMPTS`] tries). Zero retries at once.
+    pub teardown_backoff: Duration,
     /// The optimizer's options (egress model, solver).
     pub optimizer: Options,
 }
@@ -61,6 +64,7 @@ impl Default for ProvisionOptions {
             max_attempts: None,
             deadline: None,
             wait_timeout: Duration::from_secs(600),
+            teardown_backoff: Duration::from_secs(1),
             optimizer: Options::default(),
         }
     }
@@ -106,6 +110,12 @@ impl ProvisionOptions {
     /// Sets how long to wait for nodes to run.
     pub fn with_wait_timeout(mut self, d: Duration) -> Self {
         self.wait_timeout = d;
+        self
+    }
+
+    /// Sets the first pause between teardown tries ([`ProvisionOptions::teardown_backoff`]).
+    pub fn with_teardown_backoff(mut self, first: Duration) -> Self {
+        self.teardown_backoff = first;
         self
     }
 }
@@ -489,7 +499,8 @@ impl Broker {
                 ClusterStatus::Stopped => return self.start(name).await,
                 ClusterStatus::Init => {
                     // A previous attempt died half way: clean up what it left, then start over.
-                    self.cleanup_leftovers(&record).await?;
+                    self.cleanup_leftovers(&record, options.teardown_backoff)
+                        .await?;
                 }
             }
         }
@@ -497,7 +508,11 @@ impl Broker {
     }
 
     /// A previous provisioning of this INIT row died: terminate whatever it recorded.
-    async fn cleanup_leftovers(&self, record: &ClusterRecord) -> Result<(), BrokerError> {
+    async fn cleanup_leftovers(
+        &self,
+        record: &ClusterRecord,
+        backoff: Duration,
+    ) -> Result<(), BrokerError> {
         let Some(l) = &record.launched else {
             return Ok(());
         };
@@ -507,21 +522,19 @@ impl Broker {
             region: l.region.clone(),
             zone: l.zone.clone(),
         };
-        for _ in 0..TEARDOWN_ATTEMPTS {
-            if terminate_verified(provisioner.as_ref(), &cluster)
-                .await
-                .is_ok()
-            {
+        let error = match terminate_with_retries(provisioner.as_ref(), &cluster, backoff).await {
+            Ok(()) => {
                 self.state.set_nodes(&record.name, &[])?;
                 return Ok(());
             }
-        }
+            Err(e) => e,
+        };
         Err(BrokerError::TeardownFailed {
             cluster: record.name.clone(),
             instances: record.nodes.iter().map(|n| n.id.clone()).collect(),
             error: Error::new(
                 ErrorKind::Unexpected,
-                "could not terminate the leftovers of an earlier attempt",
+                format!("could not terminate the leftovers of an earlier attempt: {error}"),
             ),
             history: FailoverHistory::default(),
         })

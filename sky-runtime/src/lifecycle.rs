@@ -7,9 +7,10 @@ use sky_core::CloudId;
 use sky_core::error::ErrorKind;
 use sky_core::provision::{ClusterRef, InstanceInfo, InstanceState};
 
+use crate::ProvisionOptions;
 use crate::broker::Broker;
 use crate::error::BrokerError;
-use crate::failover::terminate_verified;
+use crate::failover::terminate_with_retries;
 use crate::state::{AutostopSetting, ClusterRecord, ClusterStatus, now_s};
 
 /// How long lifecycle operations wait for nodes to reach a state.
@@ -258,22 +259,25 @@ impl Broker {
                 .await;
         }
         self.forget_nodes(&record.cluster_hash);
-        let mut last = None;
-        for _ in 0..crate::broker::TEARDOWN_ATTEMPTS {
-            match terminate_verified(provisioner.as_ref(), &cluster).await {
-                Ok(()) => {
-                    self.state.remove(name, "down")?;
-                    self.state.delete_jobs(&record.cluster_hash)?;
-                    if let Some(c) = self.clouds.get(&cloud).and_then(|e| e.connector.clone())
-                        && let Err(e) = c.release(&cluster).await
-                    {
-                        tracing::warn!(cluster = name, error = %e, "releasing the cluster's local state");
-                    }
-                    return Ok(());
+        let last = match terminate_with_retries(
+            provisioner.as_ref(),
+            &cluster,
+            ProvisionOptions::default().teardown_backoff,
+        )
+        .await
+        {
+            Ok(()) => {
+                self.state.remove(name, "down")?;
+                self.state.delete_jobs(&record.cluster_hash)?;
+                if let Some(c) = self.clouds.get(&cloud).and_then(|e| e.connector.clone())
+                    && let Err(e) = c.release(&cluster).await
+                {
+                    tracing::warn!(cluster = name, error = %e, "releasing the cluster's local state");
                 }
-                Err(e) => last = Some(e),
+                return Ok(());
             }
-        }
+            Err(e) => Some(e),
+        };
         let left = provisioner
             .query_instances(&cluster)
             .await

@@ -16,4 +16,4 @@ mod run;
 
 pub use policy::*;
 pub use run::MAX_RETRIES_PER_ZONE;
-pub(crate) use run::{Failover, terminate_verified};
+pub(crate) use run::{Failover, terminate_with_retries};

@@ -94,11 +94,18 @@ impl FailoverPolicy for DefaultPolicy {
             },
             ErrorKind::Transient | ErrorKind::Unexpected => {
                 if attempt.retries_here <= self.max_retries {
-                    let factor = 2u32.saturating_pow(attempt.retries_here.saturating_sub(1));
-                    let after = self
-                        .initial_backoff
-                        .saturating_mul(factor)
-                        .min(self.max_backoff);
+                    // Doubling from `initial_backoff`, at most `max_backoff`, jittered so that
+                    // launches failing together do not retry together.
+                    let n = attempt.retries_here.saturating_sub(1) as usize;
+                    let after = backon::BackoffBuilder::build(
+                        backon::ExponentialBuilder::default()
+                            .with_min_delay(self.initial_backoff)
+                            .with_max_delay(self.max_backoff)
+                            .with_jitter()
+                            .without_max_times(),
+                    )
+                    .nth(n)
+                    .unwrap_or(self.max_backoff);
                     Decision::Retry { after }
                 } else {
                     Decision::Block(Scope::Zone)
@@ -270,18 +277,18 @@ mod tests {
             Block(Scope::Cloud)
         );
         assert_eq!(decide(ErrorKind::Unsupported, None, 1), Abort);
-        assert_eq!(
-            decide(ErrorKind::Transient, None, 1),
-            Retry {
-                after: Duration::from_secs(1)
-            }
-        );
-        assert_eq!(
-            decide(ErrorKind::Transient, None, 3),
-            Retry {
-                after: Duration::from_secs(4)
-            }
-        );
+        // Doubling from 1 s, jittered by up to the delay itself.
+        let after = |n| match decide(ErrorKind::Transient, None, n) {
+            Retry { after } => after,
+            other => panic!("{other:?}"),
+        };
+        for (n, base) in [(1, 1), (3, 4)] {
+            let d = after(n);
+            let base = Duration::from_secs(base);
+            assert!(d >= base && d <= base * 2, "retry {n}: {d:?}");
+        }
+        let spread: std::collections::BTreeSet<Duration> = (0..20).map(|_| after(2)).collect();
+        assert!(spread.len() > 1, "jittered: {spread:?}");
         assert_eq!(decide(ErrorKind::Transient, None, 4), Block(Scope::Zone));
     }
 

@@ -3,7 +3,7 @@
 //! candidate is left.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sky_core::error::{Error, ErrorKind, Placement, QuotaCover, Scope};
 use sky_core::provision::{ClusterRef, InstanceInfo, InstanceState, LaunchRequest, Provisioner};
@@ -407,16 +407,15 @@ impl<'a> Failover<'a> {
         provisioner: &dyn Provisioner,
         cluster: &ClusterRef,
     ) -> Result<(), BrokerError> {
-        let mut last_error = None;
-        for _ in 0..TEARDOWN_ATTEMPTS {
-            match terminate_verified(provisioner, cluster).await {
+        let last_error =
+            match terminate_with_retries(provisioner, cluster, self.options.teardown_backoff).await
+            {
                 Ok(()) => {
                     self.record_nodes(&[]);
                     return Ok(());
                 }
-                Err(e) => last_error = Some(e),
-            }
-        }
+                Err(e) => Some(e),
+            };
         let instances = provisioner
             .query_instances(cluster)
             .await
@@ -442,6 +441,28 @@ enum ZoneOutcome {
 }
 
 /// Terminates the cluster and checks that no instance of it is left.
+/// Terminates the cluster and verifies it is gone, up to [`TEARDOWN_ATTEMPTS`] times, with a
+/// jittered pause doubling from `first` (at most 30 s) between tries; the last error when
+/// every try failed.
+pub(crate) async fn terminate_with_retries(
+    provisioner: &dyn Provisioner,
+    cluster: &ClusterRef,
+    first: Duration,
+) -> Result<(), Error> {
+    use backon::{ExponentialBuilder, Retryable};
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(first)
+        .with_max_delay(Duration::from_secs(30))
+        .with_max_times(TEARDOWN_ATTEMPTS.saturating_sub(1) as usize)
+        .with_jitter();
+    (|| terminate_verified(provisioner, cluster))
+        .retry(backoff)
+        .notify(|e, after| {
+            tracing::warn!(cluster = %cluster.name, error = %e, ?after, "teardown failed; trying again");
+        })
+        .await
+}
+
 pub(crate) async fn terminate_verified(
     provisioner: &dyn Provisioner,
     cluster: &ClusterRef,
@@ -462,9 +483,6 @@ pub(crate) async fn terminate_verified(
     }
 }
 
-/// The block a decision adds. Auth blocks the whole cloud; everything else blocks this
-/// launchable (instance type, accelerator, market) at the decided scope, as SkyPilot's
-/// `should_be_blocked_by` does.
 /// Whether `b` excludes the attempt of `p` in `zone`.
 fn covers(b: &Block, p: &TaskPlacement, zone: Option<&str>) -> bool {
     b.matches_view(&sky_core::catalog::OfferingRef {
@@ -512,6 +530,9 @@ fn blocks_for_quota(p: &TaskPlacement, q: &QuotaCover) -> Vec<Block> {
         .collect()
 }
 
+/// The block a decision adds. Auth blocks the whole cloud; everything else blocks this
+/// launchable (instance type, accelerator, market) at the decided scope, as SkyPilot's
+/// `should_be_blocked_by` does.
 fn block_for(p: &TaskPlacement, zone: Option<&str>, scope: Scope, kind: ErrorKind) -> Block {
     let base = match (scope, zone) {
         (Scope::Cloud, _) => Block::cloud(p.cloud.clone()),

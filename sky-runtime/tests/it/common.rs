@@ -52,7 +52,7 @@ pub fn cpu_task(n: u32) -> Task {
 
 /// Options without waits.
 pub fn opts() -> ProvisionOptions {
-    ProvisionOptions::new()
+    ProvisionOptions::new().with_teardown_backoff(std::time::Duration::ZERO)
 }
 
 /// The ids of the fake's live instances.

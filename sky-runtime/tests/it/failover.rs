@@ -336,3 +336,40 @@ async fn a_region_scoped_invalid_request_moves_to_the_next_region() {
     assert_eq!(calls[0].0, region);
     assert_eq!(calls[1].0, l.region);
 }
+
+/// A failed teardown is tried again after a pause that doubles (1 s, then 2 s, jittered), not
+/// back to back; once it succeeds, failover goes on.
+#[tokio::test(start_paused = true)]
+async fn teardown_retries_back_off() {
+    let (_, zone) = first_choice().await;
+    let fake = FakeCloud::builder()
+        .fault(
+            Fault::on(Op::RunInstances)
+                .zone(&zone)
+                .kind(ErrorKind::Capacity)
+                .after_nodes(1),
+        )
+        .fault(
+            Fault::on(Op::TerminateInstances)
+                .kind(ErrorKind::Transient)
+                .times(2),
+        )
+        .build();
+    let b = broker(&fake);
+    let start = tokio::time::Instant::now();
+    let c = b
+        .provision(
+            &v100_task(2),
+            "c",
+            &opts().with_teardown_backoff(std::time::Duration::from_secs(1)),
+        )
+        .await
+        .unwrap();
+    let waited = start.elapsed();
+    assert_eq!(c.status, ClusterStatus::Up);
+    assert!(
+        waited >= std::time::Duration::from_secs(3) && waited <= std::time::Duration::from_secs(6),
+        "two pauses of 1 s and 2 s, each up to doubled by jitter: {waited:?}"
+    );
+    assert_eq!(fake.calls_of(Op::TerminateInstances).len(), 3);
+}
