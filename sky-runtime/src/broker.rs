@@ -455,11 +455,12 @@ impl Broker {
         let (record, created) = self
             .state
             .begin_provision(name, &self.holder, &self.owner)?;
+        // Renewed while the launch works, released when it ends (or its future is dropped).
+        let lease = Lease::hold(self.state.clone(), name, &self.holder);
         let result = self
             .provision_leased(task, name, record, created, options)
             .await;
-        // The lease is released whatever happened; a dropped future leaves it to expire.
-        let _ = self.state.end_provision(name, &self.holder);
+        drop(lease);
         let record = result?;
         // The task's `resources.autostop` takes effect on the cluster it launched.
         match crate::precheck::task_autostop(task)? {
@@ -558,5 +559,55 @@ pub fn validate_cluster_name(name: &str) -> Result<(), BrokerError> {
             name: name.to_string(),
             message: "use 1-63 lower-case letters, digits and '-', starting with a letter and not ending with '-'".into(),
         })
+    }
+}
+
+/// A provisioning lease held by this broker: renewed every quarter of
+/// [`LEASE_SECONDS`](crate::state::LEASE_SECONDS) while it lives, released on drop.
+struct Lease {
+    state: Arc<StateStore>,
+    name: String,
+    holder: String,
+    renewal: tokio::task::JoinHandle<()>,
+}
+
+impl Lease {
+    fn hold(state: Arc<StateStore>, name: &str, holder: &str) -> Self {
+        let every = Duration::from_secs((crate::state::LEASE_SECONDS as u64 / 4).max(1));
+        let renewal = {
+            let (state, name, holder) = (state.clone(), name.to_string(), holder.to_string());
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    match state.renew_lease(&name, &holder) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::warn!(cluster = %name, "the provisioning lease was lost");
+                            return;
+                        }
+                        Err(e) => {
+                            tracing::warn!(cluster = %name, error = %e, "renewing the provisioning lease")
+                        }
+                    }
+                }
+            })
+        };
+        Lease {
+            state,
+            name: name.to_string(),
+            holder: holder.to_string(),
+            renewal,
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.renewal.abort();
+        if let Err(e) = self.state.end_provision(&self.name, &self.holder) {
+            tracing::warn!(cluster = %self.name, error = %e, "releasing the provisioning lease");
+        }
     }
 }

@@ -124,7 +124,21 @@ pub fn now_s() -> i64 {
 
 /// A provisioning-lease holder id for this process: `<host>:<pid>:<nonce>`.
 pub fn lease_holder_id(nonce: u64) -> String {
-    format!("{}:{}:{nonce:x}", host_name(), std::process::id())
+    let pid = std::process::id();
+    format!(
+        "{}:{pid}:{}:{nonce:x}",
+        host_name(),
+        process_start(pid).unwrap_or(0)
+    )
+}
+
+/// When process `pid` started (clock ticks after boot, `/proc/<pid>/stat` field 22), so that
+/// a holder id names one process even after its pid is reused.
+fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
 }
 
 fn host_name() -> String {
@@ -135,21 +149,30 @@ fn host_name() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-/// Whether a lease still binds: not expired, and (when its holder ran on this host) its
-/// process is still alive, so a crashed process's lease is taken over at once.
+/// Whether a lease still binds. A holder on this host binds exactly while its process lives
+/// (the same process: pid and start time), whatever the expiry says: a crashed process's
+/// lease is taken over at once, and a live one's never, however long its launch takes. A
+/// holder on another host binds until the lease expires; it renews the lease while it works
+/// ([`StateStore::renew_lease`]).
 fn lease_is_live(holder: &str, until: i64, now: i64) -> bool {
-    if until <= now {
-        return false;
-    }
-    let mut parts = holder.split(':');
-    if let (Some(host), Some(pid)) = (parts.next(), parts.next())
-        && host == host_name()
+    let parts: Vec<&str> = holder.split(':').collect();
+    if let [host, pid, rest @ ..] = parts.as_slice()
+        && *host == host_name()
         && let Ok(pid) = pid.parse::<u32>()
         && Path::new("/proc/self").exists()
     {
-        return Path::new(&format!("/proc/{pid}")).exists();
+        // `host:pid:start:nonce`; older holders were `host:pid:nonce`.
+        let start = match rest {
+            [start, _nonce] => start.parse::<u64>().ok().filter(|s| *s != 0),
+            _ => None,
+        };
+        return match (process_start(pid), start) {
+            (None, _) => false,
+            (Some(now_start), Some(start)) => now_start == start,
+            (Some(_), None) => true,
+        };
     }
-    true
+    until > now
 }
 
 pub use sky_exec::sqlite::set_busy_timeout_and_wal;
@@ -320,6 +343,18 @@ impl StateStore {
                 Ok((rec, created))
             }
         }
+    }
+
+    /// Extends `holder`'s provisioning lease on `name` by [`LEASE_SECONDS`] from now; `false`
+    /// when it no longer holds it.
+    pub fn renew_lease(&self, name: &str, holder: &str) -> Result<bool, StateError> {
+        let n = self.with(|c| {
+            c.execute(
+                "UPDATE clusters SET lease_until = ?3 WHERE name = ?1 AND lease_holder = ?2",
+                params![name, holder, now_s() + LEASE_SECONDS],
+            )
+        })?;
+        Ok(n > 0)
     }
 
     /// Releases `holder`'s provisioning lease on `name` (no-op if it holds none).
@@ -750,6 +785,38 @@ mod tests {
         let me = lease_holder_id(2);
         s.begin_provision("c", &me, "u").unwrap();
         assert_eq!(s.get("c").unwrap().unwrap().provisioning_by, Some(me));
+    }
+
+    #[test]
+    fn a_live_holder_keeps_its_lease_after_it_expires() {
+        let s = StateStore::open_in_memory().unwrap();
+        let me = lease_holder_id(1);
+        s.begin_provision("c", &me, "u").unwrap();
+        // A long launch: the expiry is in the past, but the holder (this process) lives.
+        s.with(|c| c.execute("UPDATE clusters SET lease_until = 1", []))
+            .unwrap();
+        let other = lease_holder_id(2);
+        match s.begin_provision("c", &other, "u") {
+            Err(StateError::Busy { holder, .. }) => assert_eq!(holder, me),
+            other => panic!("a second provisioning started: {other:?}"),
+        }
+        assert_eq!(
+            s.get("c").unwrap().unwrap().provisioning_by.as_deref(),
+            Some(me.as_str())
+        );
+        // Renewal extends it; a holder that no longer holds it cannot.
+        assert!(s.renew_lease("c", &me).unwrap());
+        assert!(!s.renew_lease("c", &other).unwrap());
+        let until: i64 = s
+            .with(|c| c.query_row("SELECT lease_until FROM clusters", [], |r| r.get(0)))
+            .unwrap();
+        assert!(until >= now_s() + LEASE_SECONDS - 5);
+        // A holder id names one process: the same pid with another start time is dead.
+        let reused = format!("{}:{}:1:9", host_name(), std::process::id());
+        assert!(!lease_is_live(&reused, now_s() + 100, now_s()));
+        // A holder on another host binds until its lease expires.
+        assert!(lease_is_live("elsewhere:1:2:3", now_s() + 100, now_s()));
+        assert!(!lease_is_live("elsewhere:1:2:3", now_s() - 1, now_s()));
     }
 
     #[test]

@@ -144,3 +144,48 @@ fn processes_opening_a_new_state_dir_at_once_all_succeed() {
         }
     }
 }
+
+/// A provisioning whose future is dropped (a caller's timeout) releases its lease at once:
+/// the holder lives on, so the lease would otherwise bind for as long as the process does.
+#[tokio::test]
+async fn a_dropped_provisioning_releases_its_lease() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeCloud::builder().mode(SimMode::Explicit).build();
+    let b = Arc::new(
+        Broker::builder()
+            .cloud(Arc::new(fake.clone()), Arc::new(fake.clone()))
+            .state_dir(dir.path())
+            .unwrap()
+            .build()
+            .unwrap(),
+    );
+    let task = {
+        let b = b.clone();
+        tokio::spawn(async move {
+            let opts = ProvisionOptions::new().with_wait_timeout(Duration::from_secs(600));
+            let _ = b.provision(&cpu_task(1), "c", &opts).await;
+        })
+    };
+    // Wait (bounded) until it has launched its node and holds the lease.
+    let start = Instant::now();
+    while !b
+        .state()
+        .get("c")
+        .unwrap()
+        .is_some_and(|r| !r.nodes.is_empty())
+    {
+        assert!(start.elapsed() < Duration::from_secs(30), "never launched");
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        b.state()
+            .get("c")
+            .unwrap()
+            .unwrap()
+            .provisioning_by
+            .is_some()
+    );
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+    assert_eq!(b.state().get("c").unwrap().unwrap().provisioning_by, None);
+}
