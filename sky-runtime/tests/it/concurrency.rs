@@ -168,12 +168,13 @@ async fn a_dropped_provisioning_releases_its_lease() {
     };
     // Wait (bounded) until it has launched its node and holds the lease.
     let start = Instant::now();
-    while !b
-        .state()
-        .get("c")
-        .unwrap()
-        .is_some_and(|r| !r.nodes.is_empty())
-    {
+    let launched = |b: &Broker| {
+        b.state()
+            .get("c")
+            .unwrap()
+            .is_some_and(|r| !r.nodes.is_empty())
+    };
+    while !launched(&b) {
         assert!(start.elapsed() < Duration::from_secs(30), "never launched");
         tokio::task::yield_now().await;
     }
