@@ -38,7 +38,7 @@ use schema::{MIGRATIONS, RawCluster};
 
 /// The schema version this build writes. Older databases are migrated on open; newer ones
 /// are refused.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// How long a provisioning lease lasts without renewal, in seconds.
 pub const LEASE_SECONDS: i64 = 600;
@@ -87,6 +87,25 @@ pub enum StateError {
         path: PathBuf,
         /// Its version.
         found: i64,
+    },
+    /// The database is not the one this state directory had: it was emptied, replaced or
+    /// deleted (its identity differs from the one kept beside it in `state.id`).
+    #[error(
+        "state database {path} is not the store this directory had (store {expected}, found \
+         {found}): it was emptied, replaced or deleted, so the clusters it recorded are not \
+         listed; restore it from a backup, or remove {} to start a new store (instances the \
+         old one launched are then found by `sky status --refresh` only as orphans)",
+        id_file.display()
+    )]
+    Replaced {
+        /// The database file.
+        path: PathBuf,
+        /// The identity file.
+        id_file: PathBuf,
+        /// The identity it records.
+        expected: String,
+        /// The database's identity.
+        found: String,
     },
     /// Another process holds the provisioning lease of this cluster.
     #[error(
@@ -203,7 +222,44 @@ impl StateStore {
             path: path.clone(),
             source,
         })?;
-        Self::init(path, conn)
+        let store = Self::init(path, conn)?;
+        store.check_identity(&dir.join("state.id"))?;
+        Ok(store)
+    }
+
+    /// The store's identity (a random id made with it).
+    pub fn store_id(&self) -> Result<String, StateError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT value FROM store_meta WHERE key = 'store_id'",
+                [],
+                |r| r.get(0),
+            )
+        })
+    }
+
+    /// Compares the store's identity with the one kept in `id_file` (written on first use).
+    fn check_identity(&self, id_file: &Path) -> Result<(), StateError> {
+        let found = self.store_id()?;
+        let io = |source| StateError::Io {
+            path: id_file.to_path_buf(),
+            source,
+        };
+        match std::fs::read_to_string(id_file) {
+            Ok(expected) if expected.trim() == found => Ok(()),
+            Ok(expected) if !expected.trim().is_empty() => Err(StateError::Replaced {
+                path: self.path.clone(),
+                id_file: id_file.to_path_buf(),
+                expected: expected.trim().to_string(),
+                found,
+            }),
+            Ok(_) => std::fs::write(id_file, format!("{found}\n")).map_err(io),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                sky_exec::sqlite::ensure_private_file(id_file).map_err(io)?;
+                std::fs::write(id_file, format!("{found}\n")).map_err(io)
+            }
+            Err(e) => Err(io(e)),
+        }
     }
 
     /// An in-memory store, for tests and dry runs.
@@ -616,9 +672,43 @@ impl StateStore {
             let rows = st.query_map([], RawCluster::from_row)?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
         })?;
-        raws.into_iter()
-            .map(|r| self.with_attempts(r.decode(&self.path)?))
-            .collect()
+        let (records, damaged) = self.decode_all(raws)?;
+        for e in damaged {
+            // One damaged row must not hide the others.
+            tracing::warn!(error = %e, "skipping a cluster row that cannot be read");
+        }
+        Ok(records)
+    }
+
+    /// Every cluster, by name, and the error of each row that cannot be read (those rows are
+    /// left out of the list, not fatal to it).
+    pub fn list_with_damage(&self) -> Result<(Vec<ClusterRecord>, Vec<StateError>), StateError> {
+        let sql = format!(
+            "SELECT {} FROM clusters ORDER BY name",
+            Self::CLUSTER_COLUMNS
+        );
+        let raws = self.with(|c| {
+            let mut st = c.prepare(&sql)?;
+            let rows = st.query_map([], RawCluster::from_row)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        self.decode_all(raws)
+    }
+
+    fn decode_all(
+        &self,
+        raws: Vec<RawCluster>,
+    ) -> Result<(Vec<ClusterRecord>, Vec<StateError>), StateError> {
+        let mut records = Vec::with_capacity(raws.len());
+        let mut damaged = Vec::new();
+        for r in raws {
+            match r.decode(&self.path) {
+                Ok(rec) => records.push(self.with_attempts(rec)?),
+                Err(e @ StateError::Json { .. }) => damaged.push(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((records, damaged))
     }
 
     /// The status events of `name` (all incarnations), oldest first.
@@ -817,6 +907,71 @@ mod tests {
         // A holder on another host binds until its lease expires.
         assert!(lease_is_live("elsewhere:1:2:3", now_s() + 100, now_s()));
         assert!(!lease_is_live("elsewhere:1:2:3", now_s() - 1, now_s()));
+    }
+
+    #[test]
+    fn an_emptied_or_deleted_store_is_noticed_not_read_as_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("state.db");
+        {
+            let s = StateStore::open(dir.path()).unwrap();
+            s.begin_provision("c", "me", "u").unwrap();
+        }
+        // Reopening the same store is fine.
+        assert_eq!(
+            StateStore::open(dir.path()).unwrap().list().unwrap().len(),
+            1
+        );
+        for damage in ["emptied", "deleted"] {
+            for f in ["state.db-wal", "state.db-shm"] {
+                let _ = std::fs::remove_file(dir.path().join(f));
+            }
+            if damage == "emptied" {
+                std::fs::write(&db, b"").unwrap();
+            } else {
+                std::fs::remove_file(&db).unwrap();
+            }
+            match StateStore::open(dir.path()) {
+                Err(e @ StateError::Replaced { .. }) => {
+                    assert!(
+                        e.to_string().contains("emptied, replaced or deleted"),
+                        "{e}"
+                    );
+                    assert!(e.to_string().contains("state.id"), "{e}");
+                }
+                other => panic!("{damage}: {other:?}"),
+            }
+        }
+        // Removing the identity file starts a new store, as the message says.
+        std::fs::remove_file(dir.path().join("state.id")).unwrap();
+        assert!(
+            StateStore::open(dir.path())
+                .unwrap()
+                .list()
+                .unwrap()
+                .is_empty()
+        );
+        assert!(StateStore::open(dir.path()).is_ok());
+    }
+
+    #[test]
+    fn one_damaged_row_is_reported_and_the_others_listed() {
+        let s = StateStore::open_in_memory().unwrap();
+        s.begin_provision("good", "me", "u").unwrap();
+        s.begin_provision("bad", "me", "u").unwrap();
+        s.with(|c| {
+            c.execute(
+                "UPDATE clusters SET nodes = '{not json' WHERE name = 'bad'",
+                [],
+            )
+        })
+        .unwrap();
+        let names: Vec<String> = s.list().unwrap().into_iter().map(|r| r.name).collect();
+        assert_eq!(names, ["good"]);
+        let (records, damaged) = s.list_with_damage().unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(damaged.len(), 1);
+        assert!(damaged[0].to_string().contains("\"bad\""), "{}", damaged[0]);
     }
 
     #[test]

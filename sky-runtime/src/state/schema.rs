@@ -95,6 +95,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
         at INTEGER NOT NULL
     );
     CREATE INDEX launch_attempts_hash ON launch_attempts (cluster_hash, id);",
+    // Version 5: the store's identity, also kept beside it (`state.id`), so that a store that
+    // was emptied, replaced or deleted is noticed instead of read as "no clusters".
+    "CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO store_meta (key, value)
+        VALUES ('store_id', lower(hex(randomblob(16))));",
 ];
 
 pub(super) struct RawCluster {
