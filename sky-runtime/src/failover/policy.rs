@@ -49,7 +49,7 @@ pub trait FailoverPolicy: Send + Sync {
 /// | quota | block the error's scope (normally the region; the cloud for global quotas) |
 /// | auth | block the cloud |
 /// | transient, unexpected | retry with exponential backoff up to `max_retries`, then block the zone |
-/// | invalid request, unsupported | abort (retrying elsewhere would fail the same way), unless the error is scoped to a region or the cloud (an image missing there): then block that scope |
+/// | invalid request, unsupported | abort (retrying elsewhere would fail the same way), unless the error is scoped to a region (an image missing there): then block the region |
 /// | not found, already exists | block the error's scope |
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DefaultPolicy {
@@ -87,10 +87,10 @@ impl FailoverPolicy for DefaultPolicy {
         match err.kind() {
             ErrorKind::Auth => Decision::Block(Scope::Cloud),
             // A request wrong as such fails the same everywhere; one the provider refuses
-            // only here (no image published in this region, say) may work elsewhere.
+            // only in this region (no image published there, say) may work in another.
             ErrorKind::InvalidRequest | ErrorKind::Unsupported => match err.scope() {
-                Scope::Zone => Decision::Abort,
-                wider => Decision::Block(wider),
+                Scope::Region => Decision::Block(Scope::Region),
+                Scope::Zone | Scope::Cloud => Decision::Abort,
             },
             ErrorKind::Transient | ErrorKind::Unexpected => {
                 if attempt.retries_here <= self.max_retries {
@@ -272,10 +272,7 @@ mod tests {
             decide(ErrorKind::InvalidRequest, Some(Scope::Region), 1),
             Block(Scope::Region)
         );
-        assert_eq!(
-            decide(ErrorKind::Unsupported, Some(Scope::Cloud), 1),
-            Block(Scope::Cloud)
-        );
+        assert_eq!(decide(ErrorKind::Unsupported, Some(Scope::Cloud), 1), Abort);
         assert_eq!(decide(ErrorKind::Unsupported, None, 1), Abort);
         // Doubling from 1 s, jittered by up to the delay itself.
         let after = |n| match decide(ErrorKind::Transient, None, n) {
