@@ -57,6 +57,7 @@ impl std::fmt::Debug for StaticCreds {
 #[derive(Debug)]
 pub struct AwsBuilder {
     profile: Option<String>,
+    default_region: Option<String>,
     regions: Vec<String>,
     endpoint: Option<String>,
     creds: Option<StaticCreds>,
@@ -73,6 +74,7 @@ impl Default for AwsBuilder {
     fn default() -> Self {
         AwsBuilder {
             profile: None,
+            default_region: None,
             regions: Vec::new(),
             endpoint: None,
             creds: None,
@@ -93,18 +95,22 @@ fn env(name: &str) -> Option<String> {
 
 impl AwsBuilder {
     /// A builder with the settings the environment gives: `AWS_PROFILE`, `AWS_REGION` or
-    /// `AWS_DEFAULT_REGION` (the only region, if set), and `AWS_ENDPOINT_URL_EC2` or
-    /// `AWS_ENDPOINT_URL`.
+    /// `AWS_DEFAULT_REGION` (the SDK's default region, as for the AWS CLI: it does not
+    /// restrict where sky places clusters), and `AWS_ENDPOINT_URL_EC2` or `AWS_ENDPOINT_URL`.
     pub fn from_env() -> Self {
-        let mut b = AwsBuilder {
+        AwsBuilder {
             profile: env("AWS_PROFILE"),
+            default_region: env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")),
             endpoint: env("AWS_ENDPOINT_URL_EC2").or_else(|| env("AWS_ENDPOINT_URL")),
             ..AwsBuilder::default()
-        };
-        if let Some(r) = env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")) {
-            b.regions = vec![r];
         }
-        b
+    }
+
+    /// The SDK's default region, for calls that need one (`sky check`'s DescribeRegions).
+    /// It does not restrict where clusters go ([`AwsBuilder::regions`] does).
+    pub fn default_region(mut self, region: impl Into<String>) -> Self {
+        self.default_region = Some(region.into());
+        self
     }
 
     /// Sends every EC2 call to `url` (an emulator such as moto) instead of AWS.
@@ -114,7 +120,7 @@ impl AwsBuilder {
     }
 
     /// The regions sky may use (for `sky check` and the catalog's zone names). Empty (the
-    /// default without `AWS_REGION`) means every region the catalog lists.
+    /// default) means every region the catalog lists; `AWS_REGION` does not narrow it.
     pub fn regions<S: Into<String>>(mut self, regions: impl IntoIterator<Item = S>) -> Self {
         self.regions = regions.into_iter().map(Into::into).collect();
         self
@@ -207,9 +213,9 @@ impl AwsBuilder {
     }
 
     fn home_region(&self) -> String {
-        self.regions
-            .first()
-            .cloned()
+        self.default_region
+            .clone()
+            .or_else(|| self.regions.first().cloned())
             .unwrap_or_else(|| DEFAULT_REGION.to_owned())
     }
 
@@ -524,6 +530,10 @@ mod tests {
             .max_attempts(0);
         assert_eq!(b.configured_regions(), ["us-west-2", "eu-west-1"]);
         assert_eq!(b.home_region(), "us-west-2");
+        // The SDK's default region is not a restriction.
+        let d = AwsBuilder::default().default_region("eu-central-1");
+        assert!(d.configured_regions().is_empty());
+        assert_eq!(d.home_region(), "eu-central-1");
         assert_eq!(b.max_attempts, 1, "at least one attempt");
         let dbg = format!("{b:?}");
         assert!(

@@ -488,7 +488,11 @@ fn down_of_an_aws_cluster_needs_no_catalog() {
         &moto,
         region,
     ));
-    let task = write(d.path(), "t.yaml", "resources:\n  cpus: 2+\n");
+    let task = write(
+        d.path(),
+        "t.yaml",
+        "resources:\n  infra: aws/us-east-1\n  cpus: 2+\n",
+    );
     let name = format!("nocat{}", std::process::id());
     ok(&sky_moto(
         &["provision", &task, "-c", &name, "--clouds", "aws", "-y"],
@@ -589,13 +593,21 @@ fn aws_zone_names_are_kept_by_check_and_reused_until_the_configuration_changes()
     assert_eq!(json(&out)["enabled"], serde_json::json!(["aws"]));
     let names = kept();
     assert_eq!(names["endpoint"], serde_json::json!(moto));
-    assert_eq!(names["regions"], serde_json::json!(["us-east-1"]));
+    // AWS_REGION is the SDK's default region, not a restriction: every region is kept.
+    assert_eq!(names["regions"], serde_json::json!([]));
     let zones = names["zones"].as_object().unwrap();
-    assert!(!zones.is_empty(), "{names}");
-    for (id, name) in zones {
-        assert!(id.starts_with("use1-az"), "{id}");
+    let east: Vec<_> = zones
+        .iter()
+        .filter(|(id, _)| id.starts_with("use1-az"))
+        .collect();
+    assert!(!east.is_empty(), "{names}");
+    for (_, name) in east {
         assert!(name.as_str().unwrap().starts_with("us-east-1"), "{name}");
     }
+    assert!(
+        zones.keys().any(|id| !id.starts_with("use1-az")),
+        "other regions too: {names}"
+    );
 
     // Commands that build the broker use the kept names: no DescribeAvailabilityZones.
     let err = ok(&sky_moto(
@@ -608,15 +620,7 @@ fn aws_zone_names_are_kept_by_check_and_reused_until_the_configuration_changes()
     assert!(!err.contains("asked AWS"), "{err}");
     assert!(!err.contains("unusable"), "{err}");
 
-    // Another region is another configuration: asked again, and kept for it.
-    let err = ok(&sky_moto(
-        &["status", "--json"],
-        d.path(),
-        &moto,
-        "us-west-2",
-    ));
-    assert!(err.contains("asked AWS for its zone names"), "{err}");
-    assert_eq!(kept()["regions"], serde_json::json!(["us-west-2"]));
+    // Another default region is the same configuration: the kept names still serve.
     let err = ok(&sky_moto(
         &["status", "--json"],
         d.path(),
@@ -624,4 +628,78 @@ fn aws_zone_names_are_kept_by_check_and_reused_until_the_configuration_changes()
         "us-west-2",
     ));
     assert!(err.contains("using the kept zone names"), "{err}");
+    // Another endpoint is another configuration: asked again, and kept for it.
+    let other = format!("{}/", moto.trim_end_matches('/'));
+    let err = ok(&sky_moto(
+        &["status", "--json"],
+        d.path(),
+        &other,
+        "us-west-2",
+    ));
+    assert!(err.contains("asked AWS for its zone names"), "{err}");
+    assert_eq!(kept()["endpoint"], serde_json::json!(other));
+    let err = ok(&sky_moto(
+        &["status", "--json"],
+        d.path(),
+        &other,
+        "us-west-2",
+    ));
+    assert!(err.contains("using the kept zone names"), "{err}");
+}
+
+/// `AWS_REGION` does not narrow AWS to one region: `optimize` and `provision` see the same
+/// regions and agree on the choice.
+#[test]
+fn aws_region_is_a_default_not_a_restriction() {
+    let Some(moto) = moto() else { return };
+    let d = tempfile::tempdir().unwrap();
+    succeeded(&sky_moto(&["check", "aws"], d.path(), &moto, "us-east-1"));
+    let task = write(d.path(), "t.yaml", "resources:\n  cpus: 2+\n");
+    let plan = json(&sky_moto(
+        &["optimize", &task, "--clouds", "aws", "--json"],
+        d.path(),
+        &moto,
+        "us-east-1",
+    ));
+    let region = plan["placements"][0]["region"].as_str().unwrap().to_owned();
+    // Another default region plans the same.
+    let other = if region == "us-east-1" {
+        "us-west-2"
+    } else {
+        "us-east-1"
+    };
+    let again = json(&sky_moto(
+        &["optimize", &task, "--clouds", "aws", "--json"],
+        d.path(),
+        &moto,
+        other,
+    ));
+    assert_eq!(again["placements"][0]["region"], region.as_str(), "{again}");
+    // And provisioning from there lands where the plan said.
+    let name = format!("reg{}", std::process::id());
+    succeeded(&sky_moto(
+        &["provision", &task, "-c", &name, "--clouds", "aws", "-y"],
+        d.path(),
+        &moto,
+        other,
+    ));
+    let status = json(&sky_moto(
+        &["status", "--json"],
+        d.path(),
+        &moto,
+        "us-east-1",
+    ));
+    let record = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name.as_str())
+        .unwrap_or_else(|| panic!("{status}"));
+    assert_eq!(record["launched"]["region"], region.as_str(), "{plan}");
+    succeeded(&sky_moto(
+        &["down", &name, "-y"],
+        d.path(),
+        &moto,
+        "us-east-1",
+    ));
 }
