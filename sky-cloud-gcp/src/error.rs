@@ -13,7 +13,9 @@
 
 use google_cloud_compute_v1::model::Operation;
 use google_cloud_gax::error::rpc::StatusDetails;
-use sky_core::error::{Error, ErrorKind, Placement, Scope};
+use sky_core::error::{Error, ErrorKind, Placement, QuotaCover, Scope};
+
+use crate::quota::{QuotaFacts, cover_of, is_global, quota_name};
 
 /// A Compute Engine failure, reduced to what the table reads.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -26,6 +28,9 @@ pub struct GceFault {
     pub codes: Vec<String>,
     /// The human-readable message(s), joined.
     pub message: String,
+    /// What the structured details say about an exceeded quota (operation
+    /// `errorDetails[].quotaInfo`, `ErrorInfo` metadata, `QuotaFailure` violations), if any.
+    pub quota: Option<QuotaFacts>,
 }
 
 impl GceFault {
@@ -34,16 +39,26 @@ impl GceFault {
     pub fn from_gax(e: &google_cloud_gax::error::Error) -> Self {
         let mut codes = Vec::new();
         let mut message = String::new();
+        let mut quota = QuotaFacts::default();
         if let Some(status) = e.status() {
             message = status.message.clone();
             for d in &status.details {
                 match d {
-                    StatusDetails::ErrorInfo(info) if !info.reason.is_empty() => {
-                        codes.push(info.reason.clone())
+                    StatusDetails::ErrorInfo(info) => {
+                        if !info.reason.is_empty() {
+                            codes.push(info.reason.clone());
+                        }
+                        quota.merge(QuotaFacts::from_metadata(&info.metadata));
                     }
                     StatusDetails::QuotaFailure(q) => {
                         for v in &q.violations {
-                            message.push_str(&format!("; {} {}", v.subject, v.description));
+                            if !v.description.is_empty() && !message.contains(&v.description) {
+                                message.push_str(&format!("; {} {}", v.subject, v.description));
+                            }
+                            let mut f = QuotaFacts::from_metadata(&v.quota_dimensions);
+                            f.metric = Some(v.quota_metric.clone()).filter(|m| !m.is_empty());
+                            f.limit = Some(v.quota_id.clone()).filter(|l| !l.is_empty());
+                            quota.merge(f);
                         }
                     }
                     _ => {}
@@ -61,6 +76,7 @@ impl GceFault {
             http_status: e.http_status_code(),
             codes,
             message,
+            quota: Some(quota).filter(|q| !q.is_empty()),
         }
     }
 
@@ -77,12 +93,30 @@ impl GceFault {
             .filter_map(|e| e.message.clone())
             .collect::<Vec<_>>()
             .join("; ");
+        let mut quota = QuotaFacts::default();
+        for d in err.errors.iter().flat_map(|e| &e.error_details) {
+            if let Some(q) = &d.quota_info {
+                quota.merge(QuotaFacts {
+                    metric: q.metric_name.clone(),
+                    limit: q.limit_name.clone(),
+                    dimensions: q
+                        .dimensions
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                });
+            }
+            if let Some(info) = &d.error_info {
+                quota.merge(QuotaFacts::from_metadata(&info.metadatas));
+            }
+        }
         Some(GceFault {
             http_status: op
                 .http_error_status_code
                 .and_then(|c| u16::try_from(c).ok()),
             codes,
             message,
+            quota: Some(quota).filter(|q| !q.is_empty()),
         })
     }
 
@@ -101,12 +135,39 @@ impl GceFault {
         self.codes.first().map(String::as_str)
     }
 
-    /// The sky error for this fault at `at` (see [`classify`]).
+    /// The name of the exceeded quota (`N2_CPUS`), from the structured details or the
+    /// message; `None` when the fault names none.
+    pub fn quota_name(&self) -> Option<String> {
+        quota_name(self.quota.as_ref(), &self.message)
+    }
+
+    /// What the exceeded quota covers, for a quota fault that names a quota sky knows (see
+    /// [`crate::quota`]).
+    pub fn quota_cover(&self) -> Option<QuotaCover> {
+        if classify(self).0 != ErrorKind::Quota {
+            return None;
+        }
+        let name = self.quota_name()?;
+        cover_of(&name, is_global(Some(&name), &self.message))
+    }
+
+    /// The sky error for this fault at `at` (see [`classify`]); a quota fault carries what
+    /// its quota covers ([`Error::with_quota`]).
     pub fn into_error(self, at: Placement) -> Error {
         let (kind, scope) = classify(&self);
-        let mut e = Error::new(kind, self.message.clone())
+        let cover = self.quota_cover();
+        let mut message = self.message.clone();
+        if let Some(name) = self.quota_name().filter(|n| !message.contains(n.as_str()))
+            && kind == ErrorKind::Quota
+        {
+            message = format!("quota {name} exceeded: {message}");
+        }
+        let mut e = Error::new(kind, message)
             .with_scope(scope)
             .with_placement(at);
+        if let Some(cover) = cover {
+            e = e.with_quota(cover);
+        }
         if let Some(c) = self.code() {
             e = e.with_code(c);
         } else if let Some(s) = self.http_status {
@@ -122,7 +183,22 @@ impl GceFault {
 /// quotas, "GPU quota"); the other `*_ALL_REGIONS` quotas and messages saying the limit holds
 /// `globally` are project-wide too.
 fn is_global_quota(f: &GceFault) -> bool {
-    f.says("_ALL_REGIONS") || f.says("globally")
+    f.says("_ALL_REGIONS")
+        || f.says("globally")
+        || f.quota_name().is_some_and(|n| n.ends_with("_ALL_REGIONS"))
+}
+
+/// A 403 that names an exceeded allocation quota without a quota code: the client keeps only
+/// `details` when an error body has both `details` and `errors[]`, so the `quotaExceeded`
+/// reason can be lost while the `QuotaFailure` / `ErrorInfo` details or the message
+/// (`Quota 'CPUS' exceeded.`) still name the quota.
+fn names_a_quota(f: &GceFault) -> bool {
+    let structured = f
+        .quota
+        .as_ref()
+        .is_some_and(|q| q.metric.is_some() || q.limit.is_some());
+    let said = f.message.contains("Quota '") && f.says("' exceeded");
+    structured || said
 }
 
 /// The table: what kind of failure a Compute Engine fault is, and how much of the search
@@ -161,6 +237,8 @@ pub fn classify(f: &GceFault) -> (ErrorKind, Scope) {
     // resource." The message names it: "Quota 'CPUS' exceeded. Limit: 24.0 in region
     // us-central1." / "Quota 'GPUS_ALL_REGIONS' exceeded. Limit: 0.0 globally."
     if f.has("QUOTA_EXCEEDED") || f.has("quotaExceeded") || f.has("RESOURCE_QUOTA_EXCEEDED") {
+        // Which quota, and what it covers, is read by `GceFault::quota_cover`
+        // (`crate::quota`); the scope here is the fallback for quotas sky does not know.
         let scope = if is_global_quota(f) {
             Scope::Cloud
         } else {
@@ -181,6 +259,14 @@ pub fn classify(f: &GceFault) -> (ErrorKind, Scope) {
         || (f.has("RESOURCE_EXHAUSTED") && f.http_status == Some(429))
     {
         return (ErrorKind::Transient, Scope::Zone);
+    }
+    if names_a_quota(f) && f.http_status != Some(429) {
+        let scope = if is_global_quota(f) {
+            Scope::Cloud
+        } else {
+            Scope::Region
+        };
+        return (ErrorKind::Quota, scope);
     }
     // "accessNotConfigured": "Compute Engine API has not been used in project ... before or it
     // is disabled" (the API is not enabled); "forbidden" / "insufficientPermissions":
@@ -247,6 +333,7 @@ mod tests {
             http_status: status,
             codes: codes.iter().map(|c| c.to_string()).collect(),
             message: message.into(),
+            quota: None,
         }
     }
 
@@ -420,6 +507,42 @@ mod tests {
             let f = fault(*status, codes, message);
             assert_eq!(classify(&f), (*kind, *scope), "{f:?}");
         }
+    }
+
+    /// A 403 whose body had `details` keeps no `quotaExceeded` reason (the client drops
+    /// `errors[]` then): the quota its details name still makes it a quota error, not a
+    /// permission one, with the cover of that quota.
+    #[test]
+    fn a_403_naming_a_quota_only_in_its_details_is_a_quota_error() {
+        let mut f = fault(Some(403), &[], "Forbidden");
+        f.quota = Some(QuotaFacts {
+            metric: Some("compute.googleapis.com/n2d_cpus".into()),
+            limit: Some("N2D-CPUS-per-project-region".into()),
+            dimensions: [("region".to_string(), "us-east1".to_string())].into(),
+        });
+        assert_eq!(classify(&f), (ErrorKind::Quota, Scope::Region));
+        let e = f.into_error(Placement::default());
+        assert_eq!(e.kind(), ErrorKind::Quota);
+        assert_eq!(
+            e.quota(),
+            Some(&QuotaCover::region("N2D_CPUS").only_instance_type_prefix("n2d-"))
+        );
+        assert!(e.message().contains("N2D_CPUS"), "{e}");
+        // A plain 403 stays a permission error, and a rate quota stays transient.
+        assert_eq!(
+            classify(&fault(Some(403), &[], "Forbidden")),
+            (ErrorKind::Auth, Scope::Cloud)
+        );
+        let mut rate = fault(
+            Some(429),
+            &["RESOURCE_EXHAUSTED"],
+            "Quota exceeded for quota metric 'Read requests'",
+        );
+        rate.quota = Some(QuotaFacts {
+            metric: Some("compute.googleapis.com/read_requests".into()),
+            ..QuotaFacts::default()
+        });
+        assert_eq!(classify(&rate), (ErrorKind::Transient, Scope::Zone));
     }
 
     #[test]

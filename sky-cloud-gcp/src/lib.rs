@@ -56,6 +56,7 @@ mod builder;
 pub mod error;
 pub mod naming;
 mod provision;
+pub mod quota;
 
 pub use builder::{DEFAULT_CPU_IMAGE, DEFAULT_GPU_IMAGE, ENDPOINT_ENV, GcpBuilder, PROJECT_ENVS};
 pub use provision::{GcpProvisioner, accelerator_type, attaches_accelerators};

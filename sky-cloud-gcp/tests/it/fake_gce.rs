@@ -7,10 +7,17 @@
 //!   and leaves the instance `PROVISIONING`; the first `GET .../operations/{op}` finishes the
 //!   operation (`DONE`) and applies its effect (`RUNNING`). Stop → `STOPPING` → `TERMINATED`,
 //!   start → `STAGING` → `RUNNING`, delete → `STOPPING` → gone.
-//! - `list` and `aggregatedList` honour `(labels.K = V)` filter terms, AND'ed.
+//! - `list` and `aggregatedList` honour `(labels.K = V)` filter terms, AND'ed, and page: with
+//!   a page size set ([`FakeGce::page_size`]) or `maxResults`, each answer holds that many
+//!   instances and a `nextPageToken` until the last page, as the API reference describes
+//!   ("nextPageToken: This token allows you to get the next page of results for list
+//!   requests. If the number of results is larger than maxResults, use the nextPageToken as a
+//!   value for the query parameter pageToken in the next list request").
 //! - Firewalls: insert, get, update (PUT), delete, through global operations.
-//! - A fault script makes the next inserts (in a zone, or anywhere) fail, either as an HTTP
-//!   error body or as a `DONE` operation with an `error`, and every insert call is recorded.
+//! - A fault script makes the next inserts (in a zone, a region, of a machine family, or
+//!   anywhere) fail, either as an HTTP error body or as a `DONE` operation with an `error`,
+//!   including every documented quota shape ([`QuotaForm`]), and every insert call is recorded
+//!   with its zone and machine type.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -34,6 +41,59 @@ pub enum FaultShape {
         message: String,
         http_status: u16,
     },
+    /// Quota `name` (`CPUS`, `N2_CPUS`, `PREEMPTIBLE_NVIDIA_T4_GPUS`, `GPUS_ALL_REGIONS` ...)
+    /// is exceeded, reported in `form`; regional in the insert's region unless the name ends
+    /// in `_ALL_REGIONS`.
+    Quota { name: &'static str, form: QuotaForm },
+}
+
+/// The shapes in which Compute Engine reports an exceeded quota.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QuotaForm {
+    /// HTTP 403 with only the classic `errors[]` list: `reason: quotaExceeded`,
+    /// `domain: usageLimits`, the message naming the quota.
+    Http,
+    /// HTTP 403 with `errors[]` and the newer `details`: a `google.rpc.ErrorInfo` (reason
+    /// `QUOTA_EXCEEDED`, domain `compute.googleapis.com`, metadata `quotaMetric`, `limitName`)
+    /// and a `google.rpc.QuotaFailure` violation (`quotaMetric`, `quotaId`,
+    /// `quotaDimensions`). The client keeps only `details` when there are any.
+    HttpDetails,
+    /// A `DONE` operation whose `error.errors[0]` has `code: QUOTA_EXCEEDED` and the message
+    /// only (the shape SkyPilot parses).
+    Operation,
+    /// A `DONE` operation whose `error.errors[0]` also carries
+    /// `errorDetails[].quotaInfo` (`QuotaExceededInfo`: `metricName`, `limitName`,
+    /// `dimensions`, `limit`).
+    OperationDetails,
+}
+
+impl FaultShape {
+    /// Quota `name` exceeded, reported in `form`.
+    pub fn quota(name: &'static str, form: QuotaForm) -> Self {
+        FaultShape::Quota { name, form }
+    }
+}
+
+/// The pieces of a quota error in `region`: message, metric, limit name, dimensions.
+fn quota_parts(name: &str, region: &str) -> (String, String, String, Value) {
+    let global = name.ends_with("_ALL_REGIONS");
+    let message = if global {
+        format!("Quota '{name}' exceeded.  Limit: 0.0 globally.")
+    } else {
+        format!("Quota '{name}' exceeded.  Limit: 0.0 in region {region}.")
+    };
+    let metric = format!("compute.googleapis.com/{}", name.to_ascii_lowercase());
+    let limit = if global {
+        format!("{}-per-project", name.replace('_', "-"))
+    } else {
+        format!("{}-per-project-region", name.replace('_', "-"))
+    };
+    let dims = if global {
+        json!({})
+    } else {
+        json!({ "region": region })
+    };
+    (message, metric, limit, dims)
 }
 
 /// "The next `times` inserts (in `zone`, if set) fail like `shape`."
@@ -41,6 +101,7 @@ pub enum FaultShape {
 pub struct Fault {
     pub zone: Option<String>,
     pub region: Option<String>,
+    pub machine_prefix: Option<String>,
     pub times: u32,
     pub shape: FaultShape,
 }
@@ -51,6 +112,7 @@ impl Fault {
         Fault {
             zone: None,
             region: None,
+            machine_prefix: None,
             times: u32::MAX,
             shape,
         }
@@ -68,6 +130,12 @@ impl Fault {
         self
     }
 
+    /// Only for machine types starting with `prefix` (`n2-`).
+    pub fn for_machine_types(mut self, prefix: &str) -> Self {
+        self.machine_prefix = Some(prefix.into());
+        self
+    }
+
     /// Only `n` times.
     pub fn times(mut self, n: u32) -> Self {
         self.times = n;
@@ -80,6 +148,7 @@ impl Fault {
 pub struct InsertCall {
     pub zone: String,
     pub name: String,
+    pub machine_type: String,
     pub failed: bool,
 }
 
@@ -109,6 +178,8 @@ struct State {
     faults: Vec<Fault>,
     inserts: Vec<InsertCall>,
     requests: u64,
+    page_size: Option<usize>,
+    list_pages: u64,
     project_error: Option<(u16, &'static str, String)>,
 }
 
@@ -183,6 +254,26 @@ impl FakeGce {
     /// The zones of the insert calls, in order.
     pub fn insert_zones(&self) -> Vec<String> {
         self.inserts().into_iter().map(|c| c.zone).collect()
+    }
+
+    /// (zone, machine type) of the insert calls, in order.
+    pub fn insert_placements(&self) -> Vec<(String, String)> {
+        self.inserts()
+            .into_iter()
+            .map(|c| (c.zone, c.machine_type))
+            .collect()
+    }
+
+    /// Pages every `list` and `aggregatedList` answer after `n` instances.
+    pub fn page_size(&self, n: usize) -> &Self {
+        self.lock().page_size = Some(n.max(1));
+        self
+    }
+
+    /// How many `list` / `aggregatedList` pages after the first were asked for (calls with
+    /// a `pageToken`).
+    pub fn later_pages(&self) -> u64 {
+        self.lock().list_pages
     }
 
     /// Every instance the server holds, as its JSON.
@@ -295,14 +386,49 @@ impl State {
         Some(json)
     }
 
-    fn take_fault(&mut self, zone: &str) -> Option<FaultShape> {
+    fn take_fault(&mut self, zone: &str, machine_type: &str) -> Option<FaultShape> {
         let f = self.faults.iter_mut().find(|f| {
             f.times > 0
                 && f.zone.as_deref().is_none_or(|z| z == zone)
                 && f.region.as_deref().is_none_or(|r| r == region_of(zone))
+                && f.machine_prefix
+                    .as_deref()
+                    .is_none_or(|p| machine_type.starts_with(p))
         })?;
         f.times -= 1;
         Some(f.shape.clone())
+    }
+
+    /// One page of `items` as asked by `query` (`maxResults`, `pageToken`: the offset), and
+    /// the token of the next page, if any.
+    fn page<T: Clone>(
+        &mut self,
+        items: &[T],
+        query: &BTreeMap<String, String>,
+    ) -> Result<(Vec<T>, Option<String>), ResponseTemplate> {
+        let start = match query.get("pageToken") {
+            None => 0,
+            Some(t) => {
+                self.list_pages += 1;
+                t.parse::<usize>()
+                    .ok()
+                    .filter(|&s| s <= items.len())
+                    .ok_or_else(|| error_body(400, "invalid", "Invalid value for pageToken"))?
+            }
+        };
+        let asked = query
+            .get("maxResults")
+            .and_then(|m| m.parse::<usize>().ok())
+            .filter(|&m| m > 0);
+        let size = match (asked, self.page_size) {
+            (Some(a), Some(p)) => a.min(p),
+            (Some(a), None) => a,
+            (None, Some(p)) => p,
+            (None, None) => 500,
+        };
+        let end = (start + size).min(items.len());
+        let next = (end < items.len()).then(|| end.to_string());
+        Ok((items[start..end].to_vec(), next))
     }
 }
 
@@ -362,6 +488,10 @@ impl Respond for Responder {
                         }
                     }
                 }
+                let (items, next) = match st.page(&items, &query) {
+                    Ok(p) => p,
+                    Err(e) => return e,
+                };
                 let mut list = json!({
                     "kind": "compute#instanceList",
                     "id": format!("projects/{project}/zones/{zone}/instances"),
@@ -370,33 +500,45 @@ impl Respond for Responder {
                 if !items.is_empty() {
                     list["items"] = Value::Array(items);
                 }
+                if let Some(t) = next {
+                    list["nextPageToken"] = json!(t);
+                }
                 ResponseTemplate::new(200).set_body_json(list)
             }
             ("GET", ["aggregated", "instances"]) => {
                 let filter = query.get("filter").cloned().unwrap_or_default();
-                let mut items: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+                let mut all: Vec<(String, Value)> = Vec::new();
                 for ((p, z, _), i) in &st.instances {
                     if p == &project {
                         match matches_filter(i, &filter) {
-                            Ok(true) => items
-                                .entry(format!("zones/{z}"))
-                                .or_default()
-                                .push(i.clone()),
+                            Ok(true) => all.push((format!("zones/{z}"), i.clone())),
                             Ok(false) => {}
                             Err(m) => return error_body(400, "invalid", &m),
                         }
                     }
                 }
+                let (page, next) = match st.page(&all, &query) {
+                    Ok(p) => p,
+                    Err(e) => return e,
+                };
+                let mut items: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+                for (scope, i) in page {
+                    items.entry(scope).or_default().push(i);
+                }
                 let items: serde_json::Map<String, Value> = items
                     .into_iter()
                     .map(|(scope, list)| (scope, json!({ "instances": list })))
                     .collect();
-                ResponseTemplate::new(200).set_body_json(json!({
+                let mut list = json!({
                     "kind": "compute#instanceAggregatedList",
                     "id": format!("projects/{project}/aggregated/instances"),
                     "items": items,
                     "selfLink": format!("{BASE}/projects/{project}/aggregated/instances"),
-                }))
+                });
+                if let Some(t) = next {
+                    list["nextPageToken"] = json!(t);
+                }
+                ResponseTemplate::new(200).set_body_json(list)
             }
             ("POST", ["zones", zone, "instances"]) => {
                 let zone = zone.to_string();
@@ -409,10 +551,13 @@ impl Respond for Responder {
                 };
                 let key = (project.clone(), zone.clone(), name.clone());
                 let self_link = format!("{BASE}/projects/{project}/zones/{zone}/instances/{name}");
-                let fault = st.take_fault(&zone);
+                let mt = body["machineType"].as_str().unwrap_or_default();
+                let machine_type = mt.rsplit('/').next().unwrap_or(mt).to_string();
+                let fault = st.take_fault(&zone, &machine_type);
                 st.inserts.push(InsertCall {
                     zone: zone.clone(),
                     name: name.clone(),
+                    machine_type,
                     failed: fault.is_some(),
                 });
                 match fault {
@@ -436,6 +581,86 @@ impl Respond for Responder {
                             Some((err, http_status)),
                         );
                         return ResponseTemplate::new(200).set_body_json(op);
+                    }
+                    Some(FaultShape::Quota { name, form }) => {
+                        let (message, metric, limit, dims) = quota_parts(name, region_of(&zone));
+                        match form {
+                            QuotaForm::Http => {
+                                return ResponseTemplate::new(403).set_body_json(json!({
+                                    "error": {
+                                        "code": 403,
+                                        "message": message,
+                                        "errors": [{
+                                            "message": message,
+                                            "domain": "usageLimits",
+                                            "reason": "quotaExceeded",
+                                        }],
+                                    }
+                                }));
+                            }
+                            QuotaForm::HttpDetails => {
+                                let mut meta = json!({
+                                    "quotaMetric": metric,
+                                    "limitName": limit,
+                                });
+                                if let Some(r) = dims.get("region") {
+                                    meta["region"] = r.clone();
+                                }
+                                return ResponseTemplate::new(403).set_body_json(json!({
+                                    "error": {
+                                        "code": 403,
+                                        "message": message,
+                                        "errors": [{
+                                            "message": message,
+                                            "domain": "usageLimits",
+                                            "reason": "quotaExceeded",
+                                        }],
+                                        "details": [
+                                            {
+                                                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                                                "reason": "QUOTA_EXCEEDED",
+                                                "domain": "compute.googleapis.com",
+                                                "metadata": meta,
+                                            },
+                                            {
+                                                "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                                                "violations": [{
+                                                    "subject": format!("project:{project}"),
+                                                    "description": message,
+                                                    "apiService": "compute.googleapis.com",
+                                                    "quotaMetric": metric,
+                                                    "quotaId": limit,
+                                                    "quotaDimensions": dims,
+                                                    "quotaValue": "0",
+                                                }],
+                                            },
+                                        ],
+                                    }
+                                }));
+                            }
+                            QuotaForm::Operation | QuotaForm::OperationDetails => {
+                                let mut one = json!({"code": "QUOTA_EXCEEDED", "message": message});
+                                if form == QuotaForm::OperationDetails {
+                                    one["errorDetails"] = json!([{
+                                        "quotaInfo": {
+                                            "metricName": metric,
+                                            "limitName": limit,
+                                            "dimensions": dims,
+                                            "limit": 0.0,
+                                        }
+                                    }]);
+                                }
+                                let op = st.new_op(
+                                    &project,
+                                    Some(&zone),
+                                    "insert",
+                                    self_link,
+                                    Effect::None,
+                                    Some((json!({ "errors": [one] }), 403)),
+                                );
+                                return ResponseTemplate::new(200).set_body_json(op);
+                            }
+                        }
                     }
                     None => {}
                 }

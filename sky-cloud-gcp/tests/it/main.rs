@@ -4,5 +4,7 @@
 mod broker;
 mod conformance;
 mod fake_gce;
+mod paging;
 mod provisioning;
+mod quota;
 mod support;
