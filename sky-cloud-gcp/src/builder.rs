@@ -173,9 +173,14 @@ impl GcpBuilder {
         b.endpoint_from_env()
     }
 
-    fn endpoint_from_env(mut self) -> Self {
-        if let Some(e) = std::env::var(ENDPOINT_ENV).ok().filter(|e| !e.is_empty()) {
-            self.endpoint = Some(e);
+    fn endpoint_from_env(self) -> Self {
+        self.endpoint_from(|name| std::env::var(name).ok())
+    }
+
+    /// The endpoint from [`ENDPOINT_ENV`] as `get` reads variables; an empty value is unset.
+    fn endpoint_from(mut self, get: impl Fn(&str) -> Option<String>) -> Self {
+        if let Some(e) = get(ENDPOINT_ENV).filter(|e| !e.trim().is_empty()) {
+            self.endpoint = Some(e.trim().to_string());
         }
         self
     }
@@ -187,8 +192,10 @@ impl GcpBuilder {
         self
     }
 
-    /// Sends every call to `url` instead of `https://compute.googleapis.com` (the local API
-    /// server of the tests, a proxy).
+    /// Sends every call to `url` instead of `https://compute.googleapis.com`: a sovereign
+    /// cloud's Compute Engine endpoint, a private endpoint or proxy, the local API server of
+    /// the tests. The root of the service, without `/compute/v1` (see the crate docs,
+    /// "Pointing at another endpoint"); [`ENDPOINT_ENV`] sets it from the environment.
     pub fn endpoint(mut self, url: impl Into<String>) -> Self {
         self.endpoint = Some(url.into());
         self
@@ -389,6 +396,25 @@ impl GcpBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_endpoint_is_read_from_sky_gcp_endpoint() {
+        let with = |v: &'static str| {
+            GcpBuilder::new()
+                .endpoint_from(move |k| (k == "SKY_GCP_ENDPOINT").then(|| v.to_string()))
+                .endpoint
+        };
+        assert_eq!(
+            with("https://compute.example.test").as_deref(),
+            Some("https://compute.example.test")
+        );
+        assert_eq!(
+            with(" http://127.0.0.1:8089 ").as_deref(),
+            Some("http://127.0.0.1:8089")
+        );
+        assert_eq!(with(""), None);
+        assert_eq!(GcpBuilder::new().endpoint_from(|_| None).endpoint, None);
+    }
 
     #[test]
     fn the_project_is_read_from_gcloud_files() {

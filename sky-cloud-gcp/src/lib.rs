@@ -32,10 +32,40 @@
 //! | Compute Engine says | sky blocks |
 //! | --- | --- |
 //! | `ZONE_RESOURCE_POOL_EXHAUSTED(_WITH_DETAILS)`, "does not have enough resources" | the zone (capacity) |
-//! | `QUOTA_EXCEEDED` / `quotaExceeded` | the region; the cloud for global quotas such as `GPUS_ALL_REGIONS` |
+//! | `QUOTA_EXCEEDED` / `quotaExceeded` | what the quota named covers ([`quota`]): the region for `CPUS`, the family for `N2_CPUS`, spot for `PREEMPTIBLE_*`, one GPU for `NVIDIA_T4_GPUS`, the cloud for `CPUS_ALL_REGIONS`, every GPU of the cloud for `GPUS_ALL_REGIONS` |
 //! | permission denied, IAM, API not enabled, 401 | the cloud (auth) |
 //! | `rateLimitExceeded`, 429, 5xx | nothing: retried (transient) |
 //! | invalid arguments (400) | the launch aborts |
+//!
+//! The quota is read from the operation's `errorDetails[].quotaInfo`, from the `details` of a
+//! 403 API error, or from the message (`Quota 'CPUS' exceeded.  Limit: 24.0 in region
+//! us-central1.`), and returned with [`Error::with_quota`](sky_core::error::Error::with_quota),
+//! so that a quota covering the whole region ends a launch pinned there after one attempt
+//! instead of trying every other machine type of the region.
+//!
+//! Every list follows `nextPageToken` to the last page (`instances.list` and
+//! `instances.aggregatedList` are the only lists the backend makes: operations are polled by
+//! name, firewalls read by name), so a node on a later page is seen, stopped and deleted.
+//!
+//! # Pointing at another endpoint
+//! Every call goes to `https://compute.googleapis.com` unless [`ENDPOINT_ENV`]
+//! (`SKY_GCP_ENDPOINT`) names another root URL, which [`GcpBuilder::from_env`] reads (an
+//! empty value is ignored) and [`GcpBuilder::endpoint`] sets in code. The value is the root
+//! of the service, without the `/compute/v1` path the client adds:
+//!
+//! ```text
+//! # a sovereign or partner cloud: its own Compute Engine endpoint
+//! SKY_GCP_ENDPOINT=https://compute.<universe-domain> GOOGLE_CLOUD_PROJECT=my-project sky check
+//! # a private endpoint, a proxy, or a local API server in tests
+//! SKY_GCP_ENDPOINT=http://127.0.0.1:8089 sky launch task.yaml
+//! ```
+//!
+//! Only the Compute Engine calls move: credentials are still Application Default
+//! Credentials, so for a sovereign cloud they must be issued for that cloud (its ADC file
+//! or service-account key). An `https` endpoint must present a certificate the client
+//! trusts. The crate's tests build the provisioner with [`GcpBuilder::endpoint`] and
+//! [`GcpBuilder::anonymous_credentials`] against their local server; from the CLI the
+//! variable reaches such a server the same way, with whatever credentials ADC finds.
 //!
 //! # How it is tested
 //! No Compute Engine emulator exists. The tests therefore run the real
@@ -43,7 +73,8 @@
 //! answers with the REST shapes of Google's Compute Engine API reference (Instance,
 //! Operation, InstanceList, Firewall and the error bodies), keeps instances per project and
 //! zone, moves them through PROVISIONING → RUNNING, STOPPING → TERMINATED, and can inject
-//! every error class at insert time, as an HTTP error or as a `DONE` operation with an error.
+//! every error class at insert time, as an HTTP error or as a `DONE` operation with an error,
+//! including each quota error shape; it pages its lists when asked to (one instance a page).
 //! The conformance suite of `sky_core` and broker-level failover tests run against it in
 //! every test run.
 //!

@@ -405,7 +405,7 @@ impl State {
         &mut self,
         items: &[T],
         query: &BTreeMap<String, String>,
-    ) -> Result<(Vec<T>, Option<String>), ResponseTemplate> {
+    ) -> Result<(Vec<T>, Option<String>), &'static str> {
         let start = match query.get("pageToken") {
             None => 0,
             Some(t) => {
@@ -413,7 +413,7 @@ impl State {
                 t.parse::<usize>()
                     .ok()
                     .filter(|&s| s <= items.len())
-                    .ok_or_else(|| error_body(400, "invalid", "Invalid value for pageToken"))?
+                    .ok_or("Invalid value for pageToken")?
             }
         };
         let asked = query
@@ -490,7 +490,7 @@ impl Respond for Responder {
                 }
                 let (items, next) = match st.page(&items, &query) {
                     Ok(p) => p,
-                    Err(e) => return e,
+                    Err(m) => return error_body(400, "invalid", m),
                 };
                 let mut list = json!({
                     "kind": "compute#instanceList",
@@ -519,7 +519,7 @@ impl Respond for Responder {
                 }
                 let (page, next) = match st.page(&all, &query) {
                     Ok(p) => p,
-                    Err(e) => return e,
+                    Err(m) => return error_body(400, "invalid", m),
                 };
                 let mut items: BTreeMap<String, Vec<Value>> = BTreeMap::new();
                 for (scope, i) in page {

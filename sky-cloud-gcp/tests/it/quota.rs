@@ -146,7 +146,11 @@ async fn a_regional_cpus_quota_ends_a_pinned_launch_after_one_attempt() {
         let BrokerError::Unavailable { history, .. } = &err else {
             panic!("{form:?}: not a typed unavailability: {err}");
         };
-        assert_eq!(fake.insert_placements(), [first.clone()], "{form:?}: {err}");
+        assert_eq!(
+            fake.insert_placements(),
+            std::slice::from_ref(&first),
+            "{form:?}: {err}"
+        );
         assert_eq!(history.attempts.len(), 1, "{form:?}: {err}");
         assert_eq!(history.attempts[0].kind, ErrorKind::Quota, "{form:?}");
         assert!(fake.instances().is_empty());
