@@ -102,6 +102,7 @@ pub struct Fault {
     pub zone: Option<String>,
     pub region: Option<String>,
     pub machine_prefix: Option<String>,
+    pub spot_only: bool,
     pub times: u32,
     pub shape: FaultShape,
 }
@@ -113,6 +114,7 @@ impl Fault {
             zone: None,
             region: None,
             machine_prefix: None,
+            spot_only: false,
             times: u32::MAX,
             shape,
         }
@@ -133,6 +135,12 @@ impl Fault {
     /// Only for machine types starting with `prefix` (`n2-`).
     pub fn for_machine_types(mut self, prefix: &str) -> Self {
         self.machine_prefix = Some(prefix.into());
+        self
+    }
+
+    /// Only for spot inserts (`scheduling.provisioningModel: SPOT`).
+    pub fn spot_only(mut self) -> Self {
+        self.spot_only = true;
         self
     }
 
@@ -386,7 +394,7 @@ impl State {
         Some(json)
     }
 
-    fn take_fault(&mut self, zone: &str, machine_type: &str) -> Option<FaultShape> {
+    fn take_fault(&mut self, zone: &str, machine_type: &str, spot: bool) -> Option<FaultShape> {
         let f = self.faults.iter_mut().find(|f| {
             f.times > 0
                 && f.zone.as_deref().is_none_or(|z| z == zone)
@@ -394,6 +402,7 @@ impl State {
                 && f.machine_prefix
                     .as_deref()
                     .is_none_or(|p| machine_type.starts_with(p))
+                && (spot || !f.spot_only)
         })?;
         f.times -= 1;
         Some(f.shape.clone())
@@ -553,7 +562,8 @@ impl Respond for Responder {
                 let self_link = format!("{BASE}/projects/{project}/zones/{zone}/instances/{name}");
                 let mt = body["machineType"].as_str().unwrap_or_default();
                 let machine_type = mt.rsplit('/').next().unwrap_or(mt).to_string();
-                let fault = st.take_fault(&zone, &machine_type);
+                let spot = body["scheduling"]["provisioningModel"] == "SPOT";
+                let fault = st.take_fault(&zone, &machine_type, spot);
                 st.inserts.push(InsertCall {
                     zone: zone.clone(),
                     name: name.clone(),

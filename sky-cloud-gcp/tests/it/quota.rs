@@ -197,3 +197,36 @@ async fn an_n2_family_quota_moves_to_another_family_in_the_region() {
         assert!(fake.instances().is_empty());
     }
 }
+
+/// A `PREEMPTIBLE_CPUS` shortfall covers the spot VMs of the region only: a launch that
+/// takes spot or on-demand in a pinned region tries spot once, then goes straight to
+/// on-demand there, not through the other spot machine types.
+#[tokio::test]
+async fn a_preemptible_cpus_quota_moves_to_on_demand_in_the_region() {
+    let task = Task::from_yaml_str(
+        "resources:\n  infra: gcp/us-central1\n  cpus: 8+\n  any_of:\n    - use_spot: true\n    - use_spot: false\n",
+    )
+    .unwrap();
+    let spot_first = probe(&task).await;
+    let on_demand =
+        probe(&Task::from_yaml_str("resources:\n  infra: gcp/us-central1\n  cpus: 8+\n").unwrap())
+            .await;
+    let fake = FakeGce::start().await;
+    fake.fail_inserts(
+        Fault::everywhere(FaultShape::quota(
+            "PREEMPTIBLE_CPUS",
+            QuotaForm::OperationDetails,
+        ))
+        .in_region("us-central1")
+        .spot_only(),
+    );
+    let b = broker(provisioner(&fake).await);
+    let c = b
+        .provision(&task, "c", &ProvisionOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(fake.insert_placements(), [spot_first, on_demand]);
+    assert!(!c.launched.unwrap().spot);
+    b.down("c").await.unwrap();
+    assert!(fake.instances().is_empty());
+}
