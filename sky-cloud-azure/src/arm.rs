@@ -68,6 +68,15 @@ impl std::fmt::Debug for Arm {
     }
 }
 
+/// One page of an ARM list.
+#[derive(Deserialize)]
+struct Page<T> {
+    #[serde(default = "Vec::new")]
+    value: Vec<T>,
+    #[serde(default, rename = "nextLink")]
+    next_link: Option<String>,
+}
+
 #[derive(Deserialize)]
 struct AsyncStatus {
     #[serde(default)]
@@ -209,10 +218,68 @@ impl Arm {
         api: &str,
         at: &Placement,
     ) -> Result<Option<T>> {
-        let url = self.url(path, api);
+        self.get_url(&self.url(path, api), path, at).await
+    }
+
+    /// GETs an ARM list at `path` and every page after it: ARM may page any list, answering
+    /// `{"value": [...], "nextLink": "<absolute URL of the next page>"}` (*Azure REST API
+    /// guidelines: pagination*), so a list is complete only once a page has no `nextLink`.
+    /// `None` when the first page is 404 (e.g. the resource group does not exist). A
+    /// `nextLink` off this client's endpoint is refused (the bearer token goes only to the
+    /// endpoint), as is one already followed (a server looping).
+    pub async fn list<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        api: &str,
+        at: &Placement,
+    ) -> Result<Option<Vec<T>>> {
+        let mut url = self.url(path, api);
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        let mut first = true;
+        loop {
+            let page: Option<Page<T>> = self.get_url(&url, path, at).await?;
+            let Some(page) = page else {
+                if first {
+                    return Ok(None);
+                }
+                return Err(Error::new(
+                    ErrorKind::Unexpected,
+                    format!("a later page of the ARM list {path} is gone (404)"),
+                )
+                .with_placement(at.clone()));
+            };
+            first = false;
+            out.extend(page.value);
+            let Some(next) = page.next_link.filter(|n| !n.is_empty()) else {
+                return Ok(Some(out));
+            };
+            let same_origin = next
+                .strip_prefix(&self.base)
+                .is_some_and(|rest| rest.starts_with('/'));
+            if !same_origin || !seen.insert(next.clone()) {
+                return Err(Error::new(
+                    ErrorKind::Unexpected,
+                    format!(
+                        "the ARM list {path} names a next page sky does not follow: {next} (not on {} or seen before)",
+                        self.base
+                    ),
+                )
+                .with_placement(at.clone()));
+            }
+            url = next;
+        }
+    }
+
+    async fn get_url<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        path: &str,
+        at: &Placement,
+    ) -> Result<Option<T>> {
         let mut tries = 0;
         loop {
-            let resp = self.raw(Method::GET, &url, None, at).await?;
+            let resp = self.raw(Method::GET, url, None, at).await?;
             let status = resp.status();
             if status == StatusCode::NOT_FOUND {
                 // A missing subscription is an auth problem, not an absent resource.

@@ -28,7 +28,115 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use sky_core::error::{Error, ErrorKind, Placement, Scope};
+use sky_core::error::{Error, ErrorKind, Placement, QuotaCover, Scope};
+
+/// The `cores` usage: the regional total of on-demand vCPUs ("Total Regional vCPUs").
+pub const REGIONAL_CORES: &str = "cores";
+/// The `lowPriorityCores` usage: the regional total of Spot vCPUs ("Total Regional
+/// Low-priority vCPUs").
+pub const LOW_PRIORITY_CORES: &str = "lowPriorityCores";
+
+/// The vCPU quota an ARM quota error names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NamedQuota {
+    /// The regional total, usage `cores`.
+    RegionalCores,
+    /// The regional Spot total, usage `lowPriorityCores`.
+    LowPriority,
+    /// A VM family's quota, by its usage name (`standardNCFamily`), which is the `family`
+    /// of that family's entries in the resource SKUs list.
+    Family(String),
+}
+
+impl NamedQuota {
+    /// The usage name (`cores`, `lowPriorityCores`, `standardNCFamily`).
+    pub fn usage_name(&self) -> &str {
+        match self {
+            NamedQuota::RegionalCores => REGIONAL_CORES,
+            NamedQuota::LowPriority => LOW_PRIORITY_CORES,
+            NamedQuota::Family(f) => f,
+        }
+    }
+
+    /// The usage a name from the Usages API (`name.value`, or its `localizedValue`) is.
+    pub fn from_usage(name: &str) -> Option<NamedQuota> {
+        let l = name.trim().to_ascii_lowercase();
+        if l.contains("low-priority") || l.contains("lowpriority") || l.contains("low priority") {
+            return Some(NamedQuota::LowPriority);
+        }
+        if l == "cores" || l.starts_with("total regional") {
+            return Some(NamedQuota::RegionalCores);
+        }
+        // `standardNCFamily` as the usage name ...
+        if !l.contains(' ') && l.starts_with("standard") && l.ends_with("family") {
+            return Some(NamedQuota::Family(name.trim().to_string()));
+        }
+        // ... or "Standard NC Family vCPUs" as its localized value.
+        let words: Vec<&str> = name.split_whitespace().collect();
+        if let ["Standard", series @ .., "Family", "vCPUs" | "Cores"] = words.as_slice()
+            && !series.is_empty()
+        {
+            return Some(NamedQuota::Family(format!(
+                "standard{}Family",
+                series.concat()
+            )));
+        }
+        None
+    }
+
+    /// What exceeding this quota rules out in the region: the regional total, every
+    /// on-demand size; the Spot total, every Spot size; a family, `family_sizes` on demand
+    /// (Spot VMs count only against the Spot total, the separate "Total Regional
+    /// Low-priority vCPUs" usage).
+    pub fn cover(&self, family_sizes: Vec<String>) -> QuotaCover {
+        match self {
+            NamedQuota::RegionalCores => QuotaCover::region(REGIONAL_CORES).only_spot(false),
+            NamedQuota::LowPriority => QuotaCover::region(LOW_PRIORITY_CORES).only_spot(true),
+            NamedQuota::Family(f) => QuotaCover::region(f.clone())
+                .only_spot(false)
+                .only_instance_types(family_sizes),
+        }
+    }
+}
+
+/// The quota an ARM quota error message names, from the shapes Microsoft documents:
+///
+/// - *Resolve errors for resource quotas* (learn.microsoft.com, ARM templates):
+///   `Code=OperationNotAllowed` "Operation results in exceeding quota limits of Core.
+///   Maximum allowed: 4, Current in use: 4, Additional requested: 2." — the regional total;
+/// - the current wording of the same error (409 `OperationNotAllowed`, also wrapped as
+///   `QuotaExceeded` in template deployments, as reported in mspnp/aks-baseline#377,
+///   cloud-barista/cb-spider#1558): "Operation could not be completed as it results in
+///   exceeding approved Total Regional Cores quota. Additional details - Deployment Model:
+///   Resource Manager, Location: eastus2, Current Limit: 10, ..." — the regional total;
+/// - "... exceeding approved standardDASv5Family Cores quota. ..." (Azure/karpenter-provider-azure#192,
+///   scylladb/scylla-cluster-tests#12948) — a family, named as the Usages API and the
+///   resource SKUs' `family` name it;
+/// - "... exceeding approved LowPriorityCores quota. ..." (scylladb/scylla-cluster-tests#4994;
+///   the portal's "Total Regional Low-priority vCPUs" / *Spot vCPU quota*) — the Spot total;
+/// - the Usages API's localized names ("Total Regional vCPUs", "Standard NC Family vCPUs",
+///   "Total Regional Low-priority vCPUs") where a message quotes them.
+pub fn quota_named(message: &str) -> Option<NamedQuota> {
+    let lower = message.to_ascii_lowercase();
+    if let Some(i) = lower.find("exceeding approved ") {
+        let rest = &message[i + "exceeding approved ".len()..];
+        let end = rest.to_ascii_lowercase().find(" quota")?;
+        let mut name = rest[..end].trim();
+        for suffix in [" Cores", " cores", " vCPUs"] {
+            if let Some(n) = name.strip_suffix(suffix)
+                && !n.to_ascii_lowercase().starts_with("total regional")
+            {
+                name = n;
+            }
+        }
+        return NamedQuota::from_usage(name)
+            .or_else(|| NamedQuota::from_usage(&format!("{name} vCPUs")));
+    }
+    if lower.contains("quota limits of core") {
+        return Some(NamedQuota::RegionalCores);
+    }
+    None
+}
 
 /// One row of the error table: an ARM code, what it means, and the documentation it quotes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -317,7 +425,18 @@ pub(crate) fn arm_error(
     if let Some(d) = retry_after {
         msg.push_str(&format!(" (Retry-After {}s)", d.as_secs()));
     }
-    let e = Error::new(kind, msg).with_scope(scope).with_placement(at);
+    let size = at.instance_type.clone();
+    let mut e = Error::new(kind, msg).with_scope(scope).with_placement(at);
+    if kind == ErrorKind::Quota {
+        // The quota the message names decides what it covers. A family is narrowed to the
+        // size that failed here; the provisioner widens it to the family's sizes from the
+        // resource SKUs list. Unnamed: the size that failed, as before.
+        match quota_named(message) {
+            Some(NamedQuota::Family(_)) if size.is_none() => {}
+            Some(q) => e = e.with_quota(q.cover(size.into_iter().collect())),
+            None => {}
+        }
+    }
     match code {
         Some(c) => e.with_code(c),
         None => match status {

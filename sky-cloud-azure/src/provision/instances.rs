@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use sky_core::error::Result;
 use sky_core::provision::{ClusterRef, InstanceInfo, InstanceState, LaunchRequest};
 
-use super::wire::{InstanceView, List, Nic, PublicIp, Vm};
+use super::wire::{InstanceView, Nic, PublicIp, Vm};
 use super::{AzureProvisioner, SSH_USER, SUBNET, TAG_CLUSTER, TAG_RANK, VNET, vm_name};
 use crate::arm::api;
 
@@ -128,9 +128,9 @@ impl AzureProvisioner {
 
     pub(super) async fn vms(&self, cluster: &ClusterRef) -> Result<Vec<Vm>> {
         let at = self.at(cluster);
-        let list: Option<List<Vm>> = self
+        let list: Option<Vec<Vm>> = self
             .arm
-            .get(
+            .list(
                 &format!(
                     "{}/providers/Microsoft.Compute/virtualMachines",
                     self.rg_path(cluster)
@@ -140,7 +140,6 @@ impl AzureProvisioner {
             )
             .await?;
         let mut vms: Vec<Vm> = list
-            .map(|l| l.value)
             .unwrap_or_default()
             .into_iter()
             .filter(|v| v.tags.get(TAG_CLUSTER) == Some(&cluster.name))
@@ -176,23 +175,21 @@ impl AzureProvisioner {
         let base = self.rg_path(cluster);
         let nics: Vec<Nic> = self
             .arm
-            .get::<List<Nic>>(
+            .list::<Nic>(
                 &format!("{base}/providers/Microsoft.Network/networkInterfaces"),
                 api::NETWORK,
                 &at,
             )
             .await?
-            .map(|l| l.value)
             .unwrap_or_default();
         let pips: Vec<PublicIp> = self
             .arm
-            .get::<List<PublicIp>>(
+            .list::<PublicIp>(
                 &format!("{base}/providers/Microsoft.Network/publicIPAddresses"),
                 api::NETWORK,
                 &at,
             )
             .await?
-            .map(|l| l.value)
             .unwrap_or_default();
         let mut out = Vec::new();
         for vm in &vms {

@@ -130,6 +130,19 @@ impl AzureProvisioner {
         format!("{}/providers/{provider}/{name}", self.rg_path(cluster))
     }
 
+    /// The ranks without a VM. A VM whose creation failed (provisioning state `Failed`) is
+    /// created again: a second PUT of the same VM retries its deployment.
+    async fn missing_ranks(&self, req: &LaunchRequest) -> Result<Vec<u32>> {
+        let have: BTreeSet<u32> = self
+            .vms(&req.cluster)
+            .await?
+            .iter()
+            .filter(|vm| vm.properties.provisioning_state != "Failed")
+            .filter_map(|vm| vm.tags.get(TAG_RANK).and_then(|r| r.parse().ok()))
+            .collect();
+        Ok((0..req.num_nodes).filter(|r| !have.contains(r)).collect())
+    }
+
     pub(super) fn no_zones(cluster: &ClusterRef) -> Result<()> {
         match &cluster.zone {
             Some(z) => Err(Error::new(
@@ -164,6 +177,10 @@ impl Provisioner for AzureProvisioner {
     async fn bootstrap(&self, req: &LaunchRequest) -> Result<()> {
         let c = &req.cluster;
         Self::no_zones(c)?;
+        // The quota pre-check comes first: a region without quota gets no resource at all
+        // (no resource group, NSG or VNet made and deleted again).
+        let missing = self.missing_ranks(req).await?;
+        self.quota_precheck(req, missing.len() as u32).await?;
         let at = self.at(c);
         let rg = json!({ "location": c.region, "tags": { TAG_CLUSTER: c.name } });
         self.arm
@@ -202,21 +219,11 @@ impl Provisioner for AzureProvisioner {
     async fn run_instances(&self, req: &LaunchRequest) -> Result<Vec<InstanceInfo>> {
         let c = &req.cluster;
         Self::no_zones(c)?;
-        // A VM whose creation failed (provisioning state `Failed`) is created again: a
-        // second PUT of the same VM retries its deployment.
-        let have: BTreeSet<u32> = self
-            .vms(c)
-            .await?
-            .iter()
-            .filter(|vm| vm.properties.provisioning_state != "Failed")
-            .filter_map(|vm| vm.tags.get(TAG_RANK).and_then(|r| r.parse().ok()))
-            .collect();
-        let missing: Vec<u32> = (0..req.num_nodes).filter(|r| !have.contains(r)).collect();
+        let missing = self.missing_ranks(req).await?;
         if !missing.is_empty() {
+            // Again here: bootstrap's check may be stale, and callers may skip it.
+            self.quota_precheck(req, missing.len() as u32).await?;
             let at = self.at(c);
-            let sku = self.sku(&c.region, &req.instance_type, &at).await;
-            self.quota_precheck(req, sku.as_ref(), missing.len() as u32)
-                .await?;
             let image = match &req.image_id {
                 Some(id) => image_reference(id)?,
                 None => {
@@ -224,8 +231,17 @@ impl Provisioner for AzureProvisioner {
                         .catalog
                         .as_ref()
                         .and_then(|cat| cat.generation(&req.instance_type).map(str::to_string));
-                    let generations = gen_from_catalog
-                        .or_else(|| sku.as_ref().and_then(|s| s.generations.clone()));
+                    let generations = match gen_from_catalog {
+                        Some(g) => Some(g),
+                        None => match self.skus(&c.region, &at).await {
+                            Ok(skus) => quota::sku_info(&skus, &req.instance_type)
+                                .and_then(|s| s.generations),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "resource SKUs unreadable: default image for Hyper-V generation 2");
+                                None
+                            }
+                        },
+                    };
                     image_reference(default_image(generations.as_deref()))?
                 }
             };
@@ -234,7 +250,7 @@ impl Provisioner for AzureProvisioner {
             )
             .await;
             if let Some(e) = results.into_iter().find_map(|r| r.err()) {
-                return Err(e);
+                return Err(self.widen_family_quota(e, &c.region).await);
             }
         }
         self.query_instances(c).await

@@ -1,12 +1,13 @@
 //! The quota pre-check: the VM size's vCPU family (from the resource SKUs API) against the
 //! region's usages, before anything is created.
 
-use sky_core::error::{Error, ErrorKind, Placement, Result, Scope};
+use sky_core::error::{Error, ErrorKind, Placement, Result};
 use sky_core::provision::LaunchRequest;
 
 use super::AzureProvisioner;
-use super::wire::{List, Sku, SkuInfo, Usage};
+use super::wire::{Sku, SkuInfo, Usage};
 use crate::arm::api;
+use crate::error::NamedQuota;
 
 /// The vCPU usages to check for `needed` more vCPUs of `family`: the family's quota and the
 /// regional total (`cores`) on demand; the regional spot total (`lowPriorityCores`) for spot.
@@ -32,84 +33,147 @@ fn quota_shortfall(
     None
 }
 
+/// What the resource SKUs list says about `size`.
+pub(super) fn sku_info(skus: &[Sku], size: &str) -> Option<SkuInfo> {
+    let sku = skus.iter().find(|s| s.name.eq_ignore_ascii_case(size))?;
+    let cap = |n: &str| {
+        sku.capabilities
+            .iter()
+            .find(|c| c.name == n)
+            .map(|c| c.value.clone())
+    };
+    Some(SkuInfo {
+        family: sku.family.clone(),
+        vcpus: cap("vCPUs").and_then(|v| v.parse().ok()),
+        generations: cap("HyperVGenerations"),
+    })
+}
+
+/// The sizes whose SKU `family` is `family`.
+fn family_sizes(skus: &[Sku], family: &str) -> Vec<String> {
+    let mut v: Vec<String> = skus
+        .iter()
+        .filter(|s| {
+            s.family
+                .as_deref()
+                .is_some_and(|f| f.eq_ignore_ascii_case(family))
+        })
+        .map(|s| s.name.clone())
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
 impl AzureProvisioner {
-    /// The resource SKU of `size` in `region`, or `None` if the API is unavailable.
-    pub(super) async fn sku(&self, region: &str, size: &str, at: &Placement) -> Option<SkuInfo> {
+    /// The VM sizes of the resource SKUs list in `region`, every page of it.
+    pub(super) async fn skus(&self, region: &str, at: &Placement) -> Result<Vec<Sku>> {
         let path = self.arm.sub_path(&format!(
             "/providers/Microsoft.Compute/skus?$filter=location%20eq%20%27{region}%27"
         ));
-        let list = match self.arm.get::<List<Sku>>(&path, api::SKUS, at).await {
-            Ok(Some(l)) => l,
-            Ok(None) => return None,
-            Err(e) => {
-                tracing::debug!(error = %e, "resource SKUs unavailable");
-                return None;
-            }
-        };
-        let sku = list
-            .value
+        let list = self.arm.list::<Sku>(&path, api::SKUS, at).await?;
+        Ok(list
+            .unwrap_or_default()
             .into_iter()
-            .find(|s| s.resource_type == "virtualMachines" && s.name.eq_ignore_ascii_case(size))?;
-        let cap = |n: &str| {
-            sku.capabilities
-                .iter()
-                .find(|c| c.name == n)
-                .map(|c| c.value.clone())
-        };
-        Some(SkuInfo {
-            family: sku.family.clone(),
-            vcpus: cap("vCPUs").and_then(|v| v.parse().ok()),
-            generations: cap("HyperVGenerations"),
-        })
+            .filter(|s| s.resource_type == "virtualMachines")
+            .collect())
     }
 
-    /// The quota pre-check: fails with a regional quota error when `nodes` more VMs of the
-    /// size would exceed the family's (or the regional, or the spot) vCPU quota. Skipped
-    /// (`Ok`) when the family or the usages are unknown: it never blocks a launch on its own
-    /// failure.
-    pub(super) async fn quota_precheck(
-        &self,
-        req: &LaunchRequest,
-        sku: Option<&SkuInfo>,
-        nodes: u32,
-    ) -> Result<()> {
+    /// A family quota error from the create call names the family; its cover lists the
+    /// family's sizes from the resource SKUs list (the size that failed when the list
+    /// cannot be read).
+    pub(super) async fn widen_family_quota(&self, err: Error, region: &str) -> Error {
+        let Some(family) = err
+            .quota()
+            .and_then(|q| match NamedQuota::from_usage(&q.name) {
+                Some(NamedQuota::Family(f)) => Some(f),
+                _ => None,
+            })
+        else {
+            return err;
+        };
+        match self.skus(region, err.placement()).await {
+            Ok(skus) => {
+                let mut sizes = family_sizes(&skus, &family);
+                sizes.extend(
+                    err.quota()
+                        .map(|q| q.instance_types.clone())
+                        .unwrap_or_default(),
+                );
+                sizes.sort();
+                sizes.dedup();
+                let cover = NamedQuota::Family(family).cover(sizes);
+                err.with_quota(cover)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, %family, "resource SKUs unreadable: the family quota blocks only the size that failed");
+                err
+            }
+        }
+    }
+
+    /// The quota pre-check, before anything is created: fails with a quota error naming the
+    /// quota and what it covers ([`NamedQuota::cover`]) when `nodes` more VMs of the size
+    /// would exceed the family's, the regional or the Spot vCPU quota. When the SKU list or
+    /// the usages cannot be read, or do not name the size's family and vCPUs, it says so in
+    /// a warning and lets the create call decide.
+    pub(super) async fn quota_precheck(&self, req: &LaunchRequest, nodes: u32) -> Result<()> {
+        if nodes == 0 {
+            return Ok(());
+        }
         let region = &req.cluster.region;
         let mut at = self.at(&req.cluster);
         at.instance_type = Some(req.instance_type.clone());
+        let skus = match self.skus(region, &at).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, %region, "resource SKUs unreadable: quota pre-check skipped, the create call decides");
+                return Ok(());
+            }
+        };
         let Some(SkuInfo {
             family: Some(family),
             vcpus: Some(vcpus),
             ..
-        }) = sku
+        }) = sku_info(&skus, &req.instance_type)
         else {
-            tracing::debug!(size = %req.instance_type, "no vCPU family known: quota pre-check skipped");
+            tracing::warn!(size = %req.instance_type, %region, "the resource SKUs list gives no vCPU family for the size: quota pre-check skipped, the create call decides");
             return Ok(());
         };
         let path = self.arm.sub_path(&format!(
             "/providers/Microsoft.Compute/locations/{region}/usages"
         ));
-        let usages = match self.arm.get::<List<Usage>>(&path, api::COMPUTE, &at).await {
-            Ok(Some(l)) => l.value,
-            Ok(None) => return Ok(()),
+        let usages = match self.arm.list::<Usage>(&path, api::COMPUTE, &at).await {
+            Ok(Some(l)) => l,
+            Ok(None) => {
+                tracing::warn!(%region, "no usages for the region: quota pre-check skipped, the create call decides");
+                return Ok(());
+            }
             Err(e) => {
-                tracing::debug!(error = %e, "usages unavailable: quota pre-check skipped");
+                tracing::warn!(error = %e, %region, "usages unreadable: quota pre-check skipped, the create call decides");
                 return Ok(());
             }
         };
-        let needed = (*vcpus as i64).saturating_mul(i64::from(nodes));
-        match quota_shortfall(&usages, family, req.spot, needed) {
-            None => Ok(()),
-            Some((name, current, limit)) => Err(Error::new(
-                ErrorKind::Quota,
-                format!(
-                    "quota pre-check: {nodes} × {} needs {needed} vCPUs of `{name}` in {region}, but {current} of {limit} are in use",
-                    req.instance_type
-                ),
-            )
-            .with_scope(Scope::Region)
-            .with_code("QuotaExceeded")
-            .with_placement(at)),
-        }
+        let needed = (vcpus as i64).saturating_mul(i64::from(nodes));
+        let Some((name, current, limit)) = quota_shortfall(&usages, &family, req.spot, needed)
+        else {
+            return Ok(());
+        };
+        let named = NamedQuota::from_usage(&name).unwrap_or(NamedQuota::Family(name.clone()));
+        let cover = named.cover(match &named {
+            NamedQuota::Family(f) => family_sizes(&skus, f),
+            _ => Vec::new(),
+        });
+        Err(Error::new(
+            ErrorKind::Quota,
+            format!(
+                "quota pre-check: {nodes} × {} needs {needed} vCPUs of `{name}` in {region}, but {current} of {limit} are in use",
+                req.instance_type
+            ),
+        )
+        .with_code("QuotaExceeded")
+        .with_placement(at)
+        .with_quota(cover))
     }
 }
 

@@ -5,12 +5,6 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 #[derive(Deserialize, Default)]
-pub(super) struct List<T> {
-    #[serde(default = "Vec::new")]
-    pub(super) value: Vec<T>,
-}
-
-#[derive(Deserialize, Default)]
 pub(super) struct Vm {
     #[serde(default)]
     pub(super) id: String,

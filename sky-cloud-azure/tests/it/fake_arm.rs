@@ -155,6 +155,14 @@ struct State {
     /// Make the usages API answer 500 (the pre-check must then be skipped).
     usages_broken: bool,
     requests: u32,
+    /// Every list is served in pages of this many entries, ARM's `{"value": [...],
+    /// "nextLink": "..."}` (no paging when `None`).
+    page_size: Option<usize>,
+    /// Every request: (method, path).
+    log: Vec<(String, String)>,
+    /// VM creations of a size of this SKU family fail with ARM's family quota error (as a
+    /// family with no quota left does).
+    full_family: Option<String>,
 }
 
 /// The fake ARM server and a handle on its state.
@@ -169,6 +177,8 @@ impl Respond for Responder {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let mut st = self.0.lock().unwrap();
         st.requests += 1;
+        st.log
+            .push((req.method.as_str().to_string(), req.url.path().to_string()));
         st.handle(req)
     }
 }
@@ -214,6 +224,49 @@ impl FakeArm {
             .limits
             .insert((region.to_string(), usage.to_string()), limit);
         self
+    }
+
+    /// Serves every list in pages of `n` entries.
+    pub fn page_size(&self, n: usize) -> &Self {
+        self.state.lock().unwrap().page_size = Some(n);
+        self
+    }
+
+    /// The PUTs the fake received (paths).
+    pub fn puts(&self) -> Vec<String> {
+        self.state
+            .lock()
+            .unwrap()
+            .log
+            .iter()
+            .filter(|(m, _)| m == "PUT")
+            .map(|(_, p)| p.clone())
+            .collect()
+    }
+
+    /// The GETs of `path` suffix the fake received (every page counts).
+    pub fn gets_ending(&self, suffix: &str) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .log
+            .iter()
+            .filter(|(m, p)| m == "GET" && p.to_lowercase().ends_with(&suffix.to_lowercase()))
+            .count()
+    }
+
+    /// (region, size) of every VM creation, in order.
+    pub fn attempts(&self) -> Vec<(String, String)> {
+        self.creations()
+            .into_iter()
+            .map(|c| (c.region, c.size))
+            .collect()
+    }
+
+    /// Every creation of a size whose SKU family is `family` fails with the documented 409
+    /// `OperationNotAllowed` family quota error.
+    pub fn fill_family(&self, family: &str) {
+        self.state.lock().unwrap().full_family = Some(family.into());
     }
 
     pub fn break_usages(&self) {
@@ -277,6 +330,39 @@ fn ok(v: Value) -> ResponseTemplate {
 }
 
 impl State {
+    /// One page of a list: `$skiptoken` is the offset; `nextLink` is the absolute URL of the
+    /// next page (the same query with the next offset), as ARM pages.
+    fn page(&self, req: &Request, value: Vec<Value>) -> ResponseTemplate {
+        let Some(size) = self.page_size else {
+            return ok(json!({ "value": value }));
+        };
+        let skip: usize = req
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "$skiptoken")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        let page: Vec<Value> = value.iter().skip(skip).take(size).cloned().collect();
+        if skip + size >= value.len() {
+            return ok(json!({ "value": page }));
+        }
+        // The absolute URL on this server (wiremock's request URL names no port).
+        let mut next =
+            wiremock::http::Url::parse(&format!("{}{}", self.base, req.url.path())).expect("url");
+        let pairs: Vec<(String, String)> = req
+            .url
+            .query_pairs()
+            .filter(|(k, _)| k != "$skiptoken")
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        next.query_pairs_mut()
+            .extend_pairs(pairs)
+            .append_pair("$skiptoken", &(skip + size).to_string());
+        ok(json!({ "value": page, "nextLink": next.as_str() }))
+    }
+}
+
+impl State {
     fn handle(&mut self, req: &Request) -> ResponseTemplate {
         let auth = req
             .headers
@@ -328,7 +414,7 @@ impl State {
                 "locations",
                 loc,
                 "usages",
-            ] if method == "GET" => self.usages(loc),
+            ] if method == "GET" => self.usages(req, loc),
             ["subscriptions", _, "resourcegroups", rg] => {
                 let rg_name = segs[3].to_string();
                 match method {
@@ -370,7 +456,7 @@ impl State {
                             })
                             .map(|(_, v)| v.clone())
                             .collect();
-                        ok(json!({ "value": value }))
+                        self.page(req, value)
                     }
                 }
             }
@@ -821,7 +907,16 @@ impl State {
                 .as_deref()
                 .is_none_or(|r| r.eq_ignore_ascii_case(&region))
         });
-        let fault = idx.and_then(|i| self.faults.remove(i));
+        let mut fault = idx.and_then(|i| self.faults.remove(i));
+        let family_of = self.skus.get(&size).map(|s| s.family.clone());
+        if fault.is_none()
+            && let (Some(full), Some(f)) = (&self.full_family, &family_of)
+            && full.eq_ignore_ascii_case(f)
+        {
+            fault = Some(Fault::immediate(409, "OperationNotAllowed").message(&format!(
+                "Operation could not be completed as it results in exceeding approved {f} Cores quota. Additional details - Deployment Model: Resource Manager, Location: {region}, Current Limit: 0, Current Usage: 0, Additional Required: 2, (Minimum) New Limit Required: 2."
+            )));
+        }
         self.creations.push(VmCreation {
             region: region.clone(),
             name,
@@ -831,6 +926,11 @@ impl State {
             ssh_keys,
             disk_gb,
             failed: fault.as_ref().map(|f| f.code.clone()),
+        });
+        let family = family_of.unwrap_or_default();
+        let fault = fault.map(|mut f| {
+            f.message = f.message.replace("{family}", &family);
+            f
         });
         if let Some(f) = &fault
             && let Delivery::Immediate(status) = f.delivery
@@ -900,10 +1000,10 @@ impl State {
                 })
             })
             .collect();
-        ok(json!({ "value": value }))
+        self.page(req, value)
     }
 
-    fn usages(&self, loc: &str) -> ResponseTemplate {
+    fn usages(&self, req: &Request, loc: &str) -> ResponseTemplate {
         if self.usages_broken {
             return err(500, "InternalServerError", "usages are down");
         }
@@ -958,6 +1058,6 @@ impl State {
                 })
             })
             .collect();
-        ok(json!({ "value": value }))
+        self.page(req, value)
     }
 }

@@ -5,6 +5,7 @@
 mod broker;
 mod conformance;
 mod fake_arm;
+mod paging_quota;
 mod provisioner;
 
 use std::path::PathBuf;

@@ -306,8 +306,7 @@ async fn the_quota_precheck_fails_fast_without_creating_anything() {
     let c = cluster("quota");
     // 3 × 2 vCPUs > 4 in the family.
     let req = LaunchRequest::new(c.clone(), SIZE, 3);
-    p.bootstrap(&req).await.unwrap();
-    let e = p.run_instances(&req).await.unwrap_err();
+    let e = p.bootstrap(&req).await.unwrap_err();
     assert_eq!(
         (e.kind(), e.scope()),
         (ErrorKind::Quota, Scope::Region),
@@ -315,8 +314,10 @@ async fn the_quota_precheck_fails_fast_without_creating_anything() {
     );
     assert!(e.message().contains(FAMILY), "{e}");
     assert!(fake.creations().is_empty(), "no VM creation attempted");
+    assert!(fake.puts().is_empty(), "nothing created: {:?}", fake.puts());
     // 2 × 2 fits.
     let ok = LaunchRequest::new(c.clone(), SIZE, 2);
+    p.bootstrap(&ok).await.unwrap();
     assert_eq!(p.run_instances(&ok).await.unwrap().len(), 2);
     // ...and now the family is full: one more is refused, counting the live VMs.
     let e = p
@@ -328,12 +329,10 @@ async fn the_quota_precheck_fails_fast_without_creating_anything() {
     let s = cluster("quota-spot");
     let mut spot = LaunchRequest::new(s.clone(), SIZE, 2);
     spot.spot = true;
-    p.bootstrap(&spot).await.unwrap();
-    let e = p.run_instances(&spot).await.unwrap_err();
+    let e = p.bootstrap(&spot).await.unwrap_err();
     assert!(e.message().contains("lowPriorityCores"), "{e}");
     assert_eq!(fake.creations().len(), 2);
     p.terminate_instances(&c).await.unwrap();
-    p.terminate_instances(&s).await.unwrap();
 
     // A size the SKUs API does not know, or a broken usages API: the check is skipped.
     let u = cluster("unknown");
