@@ -12,8 +12,8 @@
 //! | `AllocationFailed` | "Allocation failed. We do not have sufficient capacity for the requested VM size in this region." (*Troubleshoot allocation failures*) | capacity | region |
 //! | `ZonalAllocationFailed` | "Allocation failed. We do not have sufficient capacity for the requested VM size in this zone." (*Troubleshoot allocation failures*) | capacity | region |
 //! | `OverconstrainedAllocationRequest`, `OverconstrainedZonalAllocationRequest` | "Allocation failed. VM(s) with the following constraints cannot be allocated, because the condition is too restrictive." (*Troubleshoot allocation failures*) | capacity | region |
-//! | `QuotaExceeded`, `ResourceQuotaExceeded` | "Operation could not be completed as it results in exceeding approved … Cores quota." (*Resolve errors for resource quotas*) | quota | region |
-//! | `OperationNotAllowed` mentioning quota | "Operation results in exceeding quota limits of Core." (*Resolve errors for resource quotas*) | quota | region |
+//! | `QuotaExceeded`, `ResourceQuotaExceeded` | "Operation could not be completed as it results in exceeding approved … Cores quota." (*Resolve errors for resource quotas*) | quota | region, with the cover of the quota named ([`quota_named`]) |
+//! | `OperationNotAllowed` mentioning quota | "Operation results in exceeding quota limits of Core." (*Resolve errors for resource quotas*) | quota | region, with the cover of the quota named ([`quota_named`]) |
 //! | `AuthorizationFailed` | "The client '…' with object ID '…' doesn't have authorization to perform action '…' over scope '…'." (*Azure Resource Manager common errors*) | auth | cloud |
 //! | `InvalidAuthenticationToken`, `InvalidAuthenticationTokenTenant`, `ExpiredAuthenticationToken`, `AuthenticationFailed` (401) | "Authentication failed. The 'Authorization' header is missing or is in an invalid format." (*Azure Resource Manager common errors*) | auth | cloud |
 //! | `SubscriptionNotFound`, `InvalidSubscriptionId`, `ReadOnlyDisabledSubscription` | "A specified resource or resource group can't be found … the subscription isn't registered / is disabled." (*Azure Resource Manager common errors*) | auth | cloud |
@@ -597,6 +597,116 @@ mod tests {
         .unwrap();
         let e = arm_error(Some(400), &body.error.unwrap(), None, Placement::default());
         assert_eq!((e.kind(), e.scope()), (ErrorKind::Quota, Scope::Region));
+    }
+
+    #[test]
+    fn quota_messages_name_their_quota() {
+        use NamedQuota::*;
+        let fam = |f: &str| Some(Family(f.to_string()));
+        let cases: &[(&str, Option<NamedQuota>)] = &[
+            (
+                "Operation could not be completed as it results in exceeding approved Total Regional Cores quota. Additional details - Deployment Model: Resource Manager, Location: centralus, Current Limit: 10, Current Usage: 8, Additional Required: 4, (Minimum) New Limit Required: 12.",
+                Some(RegionalCores),
+            ),
+            (
+                "Operation results in exceeding quota limits of Core. Maximum allowed: 4, Current in use: 4, Additional requested: 2.",
+                Some(RegionalCores),
+            ),
+            (
+                "Operation could not be completed as it results in exceeding approved standardNCFamily Cores quota.",
+                fam("standardNCFamily"),
+            ),
+            (
+                "Operation could not be completed as it results in exceeding approved standardDASv5Family Cores quota. Additional details - Deployment Model: Resource Manager, Location: eastus",
+                fam("standardDASv5Family"),
+            ),
+            (
+                "Operation could not be completed as it results in exceeding approved Standard NC Family vCPUs quota.",
+                fam("standardNCFamily"),
+            ),
+            (
+                "Operation could not be completed as it results in exceeding approved LowPriorityCores quota. Additional details - Deployment Model: Resource Manager, Location: eastus",
+                Some(LowPriority),
+            ),
+            (
+                "Operation could not be completed as it results in exceeding approved Total Regional Low-priority vCPUs quota.",
+                Some(LowPriority),
+            ),
+            (
+                "Creating the resource of type Microsoft.Network/publicIPAddresses would exceed the quota of 800 resources of type Microsoft.Network/publicIPAddresses per resource group.",
+                None,
+            ),
+        ];
+        for (m, want) in cases {
+            assert_eq!(&quota_named(m), want, "{m}");
+        }
+        assert_eq!(NamedQuota::from_usage("cores"), Some(RegionalCores));
+        assert_eq!(
+            NamedQuota::from_usage("Total Regional vCPUs"),
+            Some(RegionalCores)
+        );
+        assert_eq!(
+            NamedQuota::from_usage("lowPriorityCores"),
+            Some(LowPriority)
+        );
+        assert_eq!(
+            NamedQuota::from_usage("Standard DSv5 Family vCPUs"),
+            fam("standardDSv5Family")
+        );
+        assert_eq!(NamedQuota::from_usage("virtualMachines"), None);
+    }
+
+    #[test]
+    fn quota_errors_carry_their_cover() {
+        let at = Placement {
+            instance_type: Some("Standard_NC6".into()),
+            ..Placement::default()
+        };
+        let d = |m: &str| ErrorDetail {
+            code: Some("OperationNotAllowed".into()),
+            message: Some(m.into()),
+            details: vec![],
+        };
+        let e = arm_error(
+            Some(409),
+            &d(
+                "Operation could not be completed as it results in exceeding approved Total Regional Cores quota.",
+            ),
+            None,
+            at.clone(),
+        );
+        assert_eq!(
+            e.quota(),
+            Some(&QuotaCover::region("cores").only_spot(false))
+        );
+        let e = arm_error(
+            Some(409),
+            &d(
+                "Operation could not be completed as it results in exceeding approved standardNCFamily Cores quota.",
+            ),
+            None,
+            at.clone(),
+        );
+        assert_eq!(
+            e.quota(),
+            Some(
+                &QuotaCover::region("standardNCFamily")
+                    .only_spot(false)
+                    .only_instance_types(["Standard_NC6".to_string()])
+            )
+        );
+        let e = arm_error(
+            None,
+            &d(
+                "Operation could not be completed as it results in exceeding approved LowPriorityCores quota.",
+            ),
+            None,
+            at,
+        );
+        assert_eq!(
+            e.quota(),
+            Some(&QuotaCover::region("lowPriorityCores").only_spot(true))
+        );
     }
 
     #[test]

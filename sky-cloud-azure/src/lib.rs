@@ -45,20 +45,48 @@
 //! ## Quota pre-check
 //!
 //! SkyPilot has no quota check on Azure and spends a full provision attempt on each region
-//! without quota (its issue #10119). Before creating VMs, this crate looks the size up in the
-//! resource SKUs API (`GET .../providers/Microsoft.Compute/skus`, whose `family` names the
-//! vCPU quota family, e.g. `standardDSv5Family`, and whose capabilities give `vCPUs`), then
-//! reads the region's usages (`GET .../locations/{region}/usages`): on demand, the family's
-//! quota and the regional total (`cores`); spot, the regional spot total
-//! (`lowPriorityCores`). A shortfall fails fast with a regional quota error. If the SKU, the
-//! family or the usages are unavailable, the check is skipped: it never blocks a launch.
+//! without quota (its issue #10119). Before creating anything — resource group, NSG, VNet
+//! or VM — this crate looks the size up in the resource SKUs API (`GET
+//! .../providers/Microsoft.Compute/skus`, whose `family` names the vCPU quota family, e.g.
+//! `standardDSv5Family`, and whose capabilities give `vCPUs`), then reads the region's
+//! usages (`GET .../locations/{region}/usages`) and compares `currentValue + needed > limit`:
+//! on demand, the family's quota and the regional total (`cores`); spot, the regional spot
+//! total (`lowPriorityCores`). A shortfall fails fast with a quota error carrying what the
+//! quota covers ([`sky_core::error::QuotaCover`]): the region's on-demand sizes for `cores`,
+//! its Spot sizes for `lowPriorityCores`, the family's sizes (from the SKU list) for a
+//! family. If the SKU list or the usages cannot be read, or do not give the size's family,
+//! the check says so in a warning and lets the create call decide.
+//!
+//! ## Paged lists
+//!
+//! ARM may page any list (`{"value": [...], "nextLink": "..."}`). Every list this crate
+//! reads — the cluster's VMs, NICs and public IPs, the resource SKUs, the usages — goes
+//! through one helper that follows `nextLink` to the last page, so `status --refresh` sees
+//! and `stop` deallocates every node, and the pre-check sees every SKU and usage. A
+//! `nextLink` off the configured endpoint is refused (the bearer token is sent nowhere else).
+//!
+//! ## Pointing at another endpoint
+//!
+//! For a sovereign cloud, as for tests, set `SKY_AZURE_ENDPOINT` ([`ENDPOINT_ENV`]) to the
+//! Resource Manager base URL (default `https://management.azure.com`, e.g.
+//! `https://management.usgovcloudapi.net` or a local test server such as
+//! `http://127.0.0.1:8080`); [`AzureBuilder::endpoint`] does the same in code. Every ARM
+//! request, long-running-operation poll and followed `nextLink` goes to that endpoint.
+//! Tokens come from the identity authority, which `azure_identity` reads from
+//! `AZURE_AUTHORITY_HOST` (default `https://login.microsoftonline.com`; e.g.
+//! `https://login.microsoftonline.us`). The authority must be **https**: `azure_identity`
+//! refuses a plain-http authority, so a test identity server needs a TLS certificate, trusted
+//! through `SSL_CERT_FILE` (a PEM bundle that includes the test CA). The token scope stays
+//! `https://management.azure.com/.default`.
 //!
 //! ## Errors
 //!
 //! One table, in [`error`], maps ARM error codes and HTTP statuses to sky's kinds and scopes,
 //! quoting Microsoft's documentation: `SkuNotAvailable`, `AllocationFailed`,
 //! `ZonalAllocationFailed`, `OverconstrainedAllocationRequest` → capacity, region; quota
-//! errors (`QuotaExceeded`, quota `OperationNotAllowed`) → quota, region;
+//! errors (`QuotaExceeded`, quota `OperationNotAllowed`) → quota, with the cover of the quota
+//! the message names ([`error::quota_named`]: regional `cores`, a VM family, or
+//! `lowPriorityCores`);
 //! `AuthorizationFailed`, `InvalidAuthenticationToken`, `SubscriptionNotFound` → auth, cloud;
 //! 429 (with `Retry-After`) and 5xx → transient; invalid parameters → invalid request (the
 //! broker aborts).

@@ -234,19 +234,20 @@ async fn a_regional_cores_shortfall_in_a_pinned_region_ends_after_one_attempt() 
     assert_eq!(history.attempts.len(), 1, "{history}");
     assert!(fake.groups().is_empty(), "{:?}", fake.groups());
 
-    // In the pre-check: nothing created at all.
-    let fake = FakeArm::start().await;
-    let Env { fake, broker, _dir } = env(fake).await;
-    fake.limit(REGION, "cores", 1);
-    // The pre-check needs the size's family and vCPUs: every candidate in the SKU list.
-    let err = broker
+    // In the pre-check: nothing created at all. The pre-check needs the size's family and
+    // vCPUs from the SKU list, so first find the broker's first choice.
+    let Env {
+        fake: _f,
+        broker,
+        _dir,
+    } = env(FakeArm::start().await).await;
+    let first = broker
         .provision(&pinned_task(), "rp", &ProvisionOptions::default())
-        .await;
-    // Sizes unknown to the SKU list skip the pre-check, so register the first candidate.
-    let first = match &err {
-        Ok(rec) => rec.launched.as_ref().unwrap().instance_type.clone(),
-        Err(e) => panic!("{e}"),
-    };
+        .await
+        .unwrap()
+        .launched
+        .unwrap()
+        .instance_type;
     broker.down("rp").await.unwrap();
     let Env { fake, broker, _dir } = env(FakeArm::start().await).await;
     fake.sku(&first, "standardXFamily", 2, "V1,V2");
