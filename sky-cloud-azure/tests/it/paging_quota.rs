@@ -300,3 +300,23 @@ async fn a_family_shortfall_moves_to_another_family_in_the_same_region() {
     broker.down("fam").await.unwrap();
     assert!(fake.groups().is_empty());
 }
+
+#[tokio::test]
+async fn a_next_link_off_the_endpoint_is_not_followed() {
+    use wiremock::matchers::{method, path_regex};
+    use wiremock::{Mock, ResponseTemplate};
+    let fake = FakeArm::start().await;
+    Mock::given(method("GET"))
+        .and(path_regex("(?i)/virtualMachines$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "value": [],
+            "nextLink": "https://elsewhere.invalid/subscriptions/x/virtualMachines?$skiptoken=1"
+        })))
+        .with_priority(1)
+        .mount(&fake.server)
+        .await;
+    let p = provisioner(&fake).await;
+    let e = p.query_instances(&cluster("off")).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unexpected, "{e}");
+    assert!(e.message().contains("elsewhere.invalid"), "{e}");
+}
