@@ -226,6 +226,7 @@ fn print_clusters(g: &Global, records: &[ClusterRecord]) {
         println!("No existing clusters.");
         return;
     }
+    let now = sky::runtime::state::now_s();
     let rows = records
         .iter()
         .map(|r| {
@@ -258,6 +259,7 @@ fn print_clusters(g: &Global, records: &[ClusterRecord]) {
             });
             vec![
                 r.name.clone(),
+                format!("{} ago", crate::jobs::duration((now - r.created_at).max(0))),
                 infra,
                 res,
                 r.status.to_string(),
@@ -269,7 +271,15 @@ fn print_clusters(g: &Global, records: &[ClusterRecord]) {
     print!(
         "{}",
         render(
-            &["NAME", "INFRA", "RESOURCES", "STATUS", "AUTOSTOP", "OWNER"],
+            &[
+                "NAME",
+                "LAUNCHED",
+                "INFRA",
+                "RESOURCES",
+                "STATUS",
+                "AUTOSTOP",
+                "OWNER",
+            ],
             rows
         )
     );
@@ -296,6 +306,14 @@ fn for_each(g: &Global, a: &NamesArgs, op: Op) -> CmdResult {
     let rt = runtime()?;
     let mut failed = Vec::new();
     for name in &a.names {
+        if matches!(op, Op::Start)
+            && broker
+                .cluster(name)
+                .is_ok_and(|r| r.status == sky::runtime::state::ClusterStatus::Up)
+        {
+            eprintln!("{name} is already UP");
+            continue;
+        }
         let (verb, res) = rt.block_on(async {
             match op {
                 Op::Stop => ("Stopped", broker.stop(name).await.map(drop)),

@@ -252,7 +252,7 @@ fn summary(job: &JobRecord) -> String {
 }
 
 /// `1h 2m 3s`, `4m 0s`, `7s`.
-fn duration(secs: i64) -> String {
+pub(crate) fn duration(secs: i64) -> String {
     let s = secs.max(0);
     match (s / 3600, (s % 3600) / 60, s % 60) {
         (0, 0, s) => format!("{s}s"),

@@ -84,8 +84,10 @@ enum Command {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
+            // By default, sky's own warnings (every target starting `sky`) and other crates'
+            // errors only: an SDK's retry chatter is not the user's business.
             tracing_subscriber::EnvFilter::try_from_env("SKY_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error,sky=warn")),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

@@ -339,6 +339,27 @@ fn launch_exec_queue_logs_down_on_the_local_backend() {
     );
     let out = sky(&["logs", "loc", "1"], d.path());
     assert!(String::from_utf8_lossy(&out.stdout).contains("hello-1-of-2"));
+    // The status table says when each cluster was launched.
+    let out = sky(&["status"], d.path());
+    let table = String::from_utf8_lossy(&out.stdout);
+    let header = table.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("NAME") && header.contains("LAUNCHED"),
+        "{table}"
+    );
+    let row = table
+        .lines()
+        .find(|l| l.trim_start().starts_with("loc "))
+        .unwrap();
+    assert!(row.contains(" ago"), "{table}");
+    // Starting a cluster that is UP says so and changes nothing.
+    let out = sky(&["start", "loc"], d.path());
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("loc is already UP"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = sky(&["down", "loc", "-y"], d.path());
     assert_eq!(
         out.status.code(),
