@@ -17,9 +17,9 @@ use crate::{CmdResult, Failure, Global, load};
 pub struct LaunchArgs {
     /// The task YAML (one task).
     file: PathBuf,
-    /// The cluster's name.
+    /// The cluster's name (default: a new one, `sky-<4 hex>-<user>`, as SkyPilot makes).
     #[arg(short = 'c', long = "cluster")]
-    cluster: String,
+    cluster: Option<String>,
     /// Only these clouds (comma-separated).
     #[arg(long, value_delimiter = ',')]
     clouds: Vec<String>,
@@ -132,6 +132,16 @@ pub fn launch(g: &Global, a: &LaunchArgs, run: bool) -> CmdResult {
     let task = &dag.tasks()[0];
     let clouds = load::parse_clouds(&a.clouds)?;
     let broker = load::broker(g)?;
+    let name = match &a.cluster {
+        Some(n) => n.clone(),
+        None => {
+            let user = std::env::var("USER").unwrap_or_default();
+            let n = sky::runtime::broker::generate_cluster_name(&user);
+            eprintln!("Cluster name: {n} (pass -c NAME to choose one)");
+            n
+        }
+    };
+    let cluster = name.as_str();
     // Before asking anything: what the optimizer will skip, and what sky cannot honour.
     for n in task.notes(&broker.catalogs()) {
         if n.kind == sky::task::TaskNoteKind::Infeasible {
@@ -144,9 +154,9 @@ pub fn launch(g: &Global, a: &LaunchArgs, run: bool) -> CmdResult {
         broker.precheck_resources(task)
     }
     .map_err(broker_failure)?;
-    if broker.cluster(&a.cluster).is_err() {
+    if broker.cluster(cluster).is_err() {
         confirm(
-            &format!("Launching a new cluster {:?}. Proceed?", a.cluster),
+            &format!("Launching a new cluster {:?}. Proceed?", cluster),
             a.yes,
         )?;
     }
@@ -167,13 +177,13 @@ pub fn launch(g: &Global, a: &LaunchArgs, run: bool) -> CmdResult {
     let rt = runtime()?;
     if !run {
         let record = rt
-            .block_on(broker.provision(task, &a.cluster, &opts))
+            .block_on(broker.provision(task, cluster, &opts))
             .map_err(broker_failure)?;
         print_clusters(g, &[record]);
         return Ok(ExitCode::SUCCESS);
     }
     let launched = rt
-        .block_on(broker.launch(task, &a.cluster, &opts))
+        .block_on(broker.launch(task, cluster, &opts))
         .map_err(broker_failure)?;
     if g.json {
         print_clusters(g, std::slice::from_ref(&launched.cluster));
@@ -189,7 +199,7 @@ pub fn launch(g: &Global, a: &LaunchArgs, run: bool) -> CmdResult {
     }
     let record = rt
         .block_on(broker.logs(
-            &a.cluster,
+            cluster,
             &LogsOptions::new().job(job).follow(true),
             &mut |l| {
                 println!("{}", l);

@@ -562,6 +562,35 @@ pub fn validate_cluster_name(name: &str) -> Result<(), BrokerError> {
     }
 }
 
+/// A new cluster name in SkyPilot's form, `sky-<4 hex digits>-<user>`, for a launch that
+/// names none: `user` is lower-cased and kept to letters, digits and `-` (at most 20).
+/// The result always passes [`validate_cluster_name`].
+///
+/// ```
+/// let name = sky_runtime::broker::generate_cluster_name("Ada.Lovelace");
+/// assert!(name.starts_with("sky-") && name.ends_with("-adalovelace"), "{name}");
+/// assert!(sky_runtime::broker::validate_cluster_name(&name).is_ok());
+/// ```
+pub fn generate_cluster_name(user: &str) -> String {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    std::time::SystemTime::now().hash(&mut h);
+    std::process::id().hash(&mut h);
+    let tag = h.finish() & 0xffff;
+    let user: String = user
+        .to_ascii_lowercase()
+        .chars()
+        .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')
+        .take(20)
+        .collect();
+    let user = user.trim_matches('-');
+    if user.is_empty() {
+        format!("sky-{tag:04x}")
+    } else {
+        format!("sky-{tag:04x}-{user}")
+    }
+}
+
 /// A provisioning lease held by this broker: renewed every quarter of
 /// [`LEASE_SECONDS`](crate::state::LEASE_SECONDS) while it lives, released on drop.
 struct Lease {

@@ -724,3 +724,31 @@ fn aws_region_is_a_default_not_a_restriction() {
         "us-east-1",
     ));
 }
+
+/// `sky launch` without `-c` makes a name, as SkyPilot does, and says it.
+#[test]
+fn launch_without_a_name_generates_one() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(d.path(), "t.yaml", "run: echo hi\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_sky"))
+        .args(["launch", &f, "-y"])
+        .env("SKY_CATALOG_DIR", catalog_dir())
+        .env("SKY_STATE_DIR", d.path())
+        .env("USER", "Ada")
+        .env_remove("SKY_LOG")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let name = err
+        .lines()
+        .find_map(|l| l.strip_prefix("Cluster name: "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{err}"))
+        .to_owned();
+    assert!(name.starts_with("sky-") && name.ends_with("-ada"), "{name}");
+    assert_eq!(name.len(), "sky-0000-ada".len(), "{name}");
+    let st = json(&sky(&["status", "--json"], d.path()));
+    assert_eq!(st[0]["name"], name.as_str(), "{st}");
+    assert_eq!(sky(&["down", &name, "-y"], d.path()).status.code(), Some(0));
+}
