@@ -131,6 +131,29 @@ pub fn launch(g: &Global, a: &LaunchArgs, run: bool) -> CmdResult {
     }
     let task = &dag.tasks()[0];
     let clouds = load::parse_clouds(&a.clouds)?;
+    // A cloud the launch names that `sky check` has not enabled is checked now.
+    let mut named = clouds.clone();
+    named.extend(
+        task.resources
+            .alternatives
+            .iter()
+            .filter_map(|r| r.cloud.clone()),
+    );
+    let rt = runtime()?;
+    for report in rt
+        .block_on(load::clouds(g).enable_named(&named))
+        .map_err(|e| Failure::new("state", e.to_string(), 2))?
+    {
+        if report.ok() {
+            eprintln!("{} was not enabled: checked now, and enabled", report.cloud);
+        } else {
+            eprint!("{report}");
+            eprintln!(
+                "note: {} is named but its credentials do not work; run `sky check {}` after fixing them",
+                report.cloud, report.cloud
+            );
+        }
+    }
     let broker = load::broker(g)?;
     let name = match &a.cluster {
         Some(n) => n.clone(),

@@ -344,6 +344,31 @@ impl Clouds {
         None
     }
 
+    /// Checks, on the spot, every cloud provider of `clouds` that the last check did not
+    /// enable (a launch that names `--clouds aws`, `infra: gcp/...` or `cloud: azure` before
+    /// `sky check` ever ran), and keeps those that pass enabled, as SkyPilot does. Returns
+    /// the report of each cloud checked; nothing is checked when all are enabled.
+    ///
+    /// # Errors
+    /// [`CloudsError::Io`] when the record cannot be written.
+    pub async fn enable_named(
+        &self,
+        clouds: &[CloudId],
+    ) -> Result<Vec<CredentialReport>, CloudsError> {
+        let enabled = self.enabled().clouds;
+        let mut missing: Vec<CloudId> = clouds
+            .iter()
+            .filter(|c| PROVIDER_CLOUDS.contains(c) && !enabled.contains(c))
+            .cloned()
+            .collect();
+        missing.sort();
+        missing.dedup();
+        if missing.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self.check(&missing).await?.reports)
+    }
+
     /// The provisioner of `cloud` from its environment, carrying its catalog when the
     /// catalog loads (see the [module docs](self)).
     ///

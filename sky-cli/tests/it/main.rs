@@ -752,3 +752,39 @@ fn launch_without_a_name_generates_one() {
     assert_eq!(st[0]["name"], name.as_str(), "{st}");
     assert_eq!(sky(&["down", &name, "-y"], d.path()).status.code(), Some(0));
 }
+
+/// With AWS credentials set and `sky check` never run, a launch that names AWS checks it on
+/// the spot, keeps it enabled, and succeeds.
+#[test]
+fn a_named_cloud_is_checked_on_the_spot() {
+    let Some(moto) = moto() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let task = write(
+        d.path(),
+        "t.yaml",
+        "resources:\n  infra: aws/us-east-1\n  cpus: 2+\n",
+    );
+    let name = format!("spot{}", std::process::id());
+    let err = succeeded(&sky_moto(
+        &["provision", &task, "-c", &name, "-y"],
+        d.path(),
+        &moto,
+        "us-east-1",
+    ));
+    assert!(
+        err.contains("aws was not enabled: checked now, and enabled"),
+        "{err}"
+    );
+    let enabled: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("state/enabled_clouds.json")).unwrap())
+            .unwrap();
+    assert_eq!(enabled["clouds"], serde_json::json!(["aws"]));
+    // The next launch does not check again.
+    let err = succeeded(&sky_moto(
+        &["down", &name, "-y"],
+        d.path(),
+        &moto,
+        "us-east-1",
+    ));
+    assert!(!err.contains("checked now"), "{err}");
+}
