@@ -197,6 +197,13 @@ pub fn launch(g: &Global, a: &LaunchArgs, run: bool) -> CmdResult {
     if a.retry_until_up {
         opts = opts.with_retry_until_up(Duration::from_secs(30));
     }
+    if !g.json {
+        // Each step on stderr as it happens; stdout keeps only the result.
+        let start = std::time::Instant::now();
+        opts = opts.with_events(move |e| {
+            eprintln!("[{:>6.1}s] {e}", start.elapsed().as_secs_f64());
+        });
+    }
     let rt = runtime()?;
     if !run {
         let record = rt

@@ -52,6 +52,8 @@ pub struct ProvisionOptions {
     pub teardown_backoff: Duration,
     /// The optimizer's options (egress model, solver).
     pub optimizer: Options,
+    /// Where the launch's events go ([`crate::events`]).
+    pub events: Option<crate::events::EventSink>,
 }
 
 impl Default for ProvisionOptions {
@@ -66,6 +68,7 @@ impl Default for ProvisionOptions {
             wait_timeout: Duration::from_secs(600),
             teardown_backoff: Duration::from_secs(1),
             optimizer: Options::default(),
+            events: None,
         }
     }
 }
@@ -110,6 +113,16 @@ impl ProvisionOptions {
     /// Sets how long to wait for nodes to run.
     pub fn with_wait_timeout(mut self, d: Duration) -> Self {
         self.wait_timeout = d;
+        self
+    }
+
+    /// Sends each step of the launch to `f` as a [`LaunchEvent`](crate::events::LaunchEvent)
+    /// (see [`crate::events`]).
+    pub fn with_events(
+        mut self,
+        f: impl Fn(&crate::events::LaunchEvent) + Send + Sync + 'static,
+    ) -> Self {
+        self.events = Some(crate::events::EventSink::new(f));
         self
     }
 

@@ -13,6 +13,7 @@
 pub mod broker;
 pub use sky_exec::connector;
 pub mod error;
+pub mod events;
 pub mod failover;
 pub mod jobs;
 pub mod lifecycle;

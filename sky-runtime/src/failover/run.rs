@@ -13,6 +13,7 @@ use sky_optimizer::{Block, BlockList, OptimizeError, TaskPlacement};
 use super::{Attempt, Decision, FailoverHistory, FailoverPolicy};
 use crate::broker::{Broker, DEFAULT_DISK_SIZE_GB, ProvisionOptions, TEARDOWN_ATTEMPTS};
 use crate::error::BrokerError;
+use crate::events::{LaunchEvent, Target as EventTarget};
 use crate::state::{ClusterRecord, ClusterStatus, LaunchedResources};
 
 /// Retries the policy may ask for in one zone before the zone is blocked anyway.
@@ -106,6 +107,12 @@ impl<'a> Failover<'a> {
             let Some(placement) = plan.placements.into_iter().next() else {
                 return Err(self.give_up("the optimizer returned no placement".into(), None));
             };
+            self.emit(LaunchEvent::Optimized {
+                cluster: self.name.to_string(),
+                target: target_of(&placement, placement.zone.clone()),
+                hourly_price: placement.hourly_price,
+                num_nodes: self.task.num_nodes,
+            });
             let resources = self
                 .task
                 .resources
@@ -130,6 +137,10 @@ impl<'a> Failover<'a> {
                 return Err(self.give_up(reason, None));
             }
         }
+    }
+
+    fn emit(&self, event: LaunchEvent) {
+        crate::events::emit(self.options.events.as_ref(), event);
     }
 
     fn budget_left(&self) -> bool {
@@ -203,6 +214,12 @@ impl<'a> Failover<'a> {
             self.attempts += 1;
             retries_here += 1;
             let (req, launched) = self.request(t)?;
+            let target = target_of(placement, t.zone.clone());
+            self.emit(LaunchEvent::AttemptStarted {
+                cluster: self.name.to_string(),
+                number: self.attempts,
+                target: target.clone(),
+            });
             let at = Placement {
                 cloud: Some(placement.cloud.clone()),
                 region: Some(placement.region.clone()),
@@ -211,6 +228,13 @@ impl<'a> Failover<'a> {
             };
             let err = match self.bring_up(provisioner.as_ref(), &req).await {
                 Ok(nodes) => {
+                    let mut landed = target.clone();
+                    landed.zone = nodes.iter().find_map(|n| n.zone.clone()).or(landed.zone);
+                    self.emit(LaunchEvent::NodesUp {
+                        cluster: self.name.to_string(),
+                        target: landed,
+                        nodes: nodes.len() as u32,
+                    });
                     return self
                         .up(&nodes, launched)
                         .map(|r| ZoneOutcome::Up(Box::new(r)));
@@ -227,7 +251,17 @@ impl<'a> Failover<'a> {
                 },
                 &err,
             );
-            tracing::warn!(cluster = self.name, %err, ?decision, "provisioning attempt failed");
+            tracing::debug!(cluster = self.name, %err, ?decision, "provisioning attempt failed");
+            self.emit(LaunchEvent::AttemptFailed {
+                cluster: self.name.to_string(),
+                number: self.attempts,
+                target,
+                kind: err.kind(),
+                scope: err.scope(),
+                code: err.code().map(str::to_string),
+                message: err.message().to_string(),
+                decision,
+            });
             let attempt = self.history.push(&err, decision, placement.use_spot);
             if let Err(e) =
                 self.broker
@@ -480,6 +514,17 @@ pub(crate) async fn terminate_verified(
             ErrorKind::Transient,
             format!("{} instances still alive after terminate", alive.len()),
         ))
+    }
+}
+
+/// Where an attempt of `p` in `zone` goes, for events.
+fn target_of(p: &TaskPlacement, zone: Option<String>) -> EventTarget {
+    EventTarget {
+        cloud: p.cloud.clone(),
+        region: p.region.clone(),
+        zone,
+        instance_type: p.instance_type.clone(),
+        spot: p.use_spot,
     }
 }
 

@@ -81,9 +81,23 @@ impl Broker {
                 self.forget_nodes(&cluster.cluster_hash);
                 return Err(self.exec_err(name, e));
             }
+            crate::events::emit(
+                options.events.as_ref(),
+                crate::events::LaunchEvent::FilesSynced {
+                    cluster: name.to_string(),
+                },
+            );
         }
         let job_id = if task.setup.is_some() || task.run.is_some() {
-            Some(self.submit(&cluster, task, true).await?)
+            let id = self.submit(&cluster, task, true).await?;
+            crate::events::emit(
+                options.events.as_ref(),
+                crate::events::LaunchEvent::JobSubmitted {
+                    cluster: name.to_string(),
+                    job_id: id,
+                },
+            );
+            Some(id)
         } else {
             None
         };

@@ -373,3 +373,55 @@ async fn teardown_retries_back_off() {
     );
     assert_eq!(fake.calls_of(Op::TerminateInstances).len(), 3);
 }
+
+/// The events of a launch whose first zone has no capacity, in order: the plan, the failed
+/// attempt with its decision, the next attempt, the nodes up (a snapshot of the stream).
+#[tokio::test]
+async fn a_launch_reports_each_step_as_an_event() {
+    use sky_runtime::events::LaunchEvent;
+    use std::sync::{Arc, Mutex};
+    let (region, zone) = first_choice().await;
+    let fake = FakeCloud::builder()
+        .fault(
+            Fault::on(Op::RunInstances)
+                .zone(&zone)
+                .kind(ErrorKind::Capacity)
+                .code("InsufficientInstanceCapacity")
+                .message("no capacity"),
+        )
+        .build();
+    let b = broker(&fake);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let options = opts().with_events(move |e: &LaunchEvent| sink.lock().unwrap().push(e.clone()));
+    let c = b.provision(&v100_task(1), "c", &options).await.unwrap();
+    let landed = c.launched.unwrap();
+    // Prices aside (the catalog's), the stream is exactly this.
+    let lines: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|e| e.to_string().split(" at $").next().unwrap().to_string())
+        .collect();
+    let other_zone = landed.zone.clone().unwrap();
+    let there = format!("fake/{}/{other_zone} fake.gpu.v100x1", landed.region);
+    assert_eq!(
+        lines,
+        [
+            format!("chose 1x fake/{region}/{zone} fake.gpu.v100x1"),
+            format!("attempt 1: launching on fake/{region}/{zone} fake.gpu.v100x1"),
+            "attempt 1 failed: capacity [InsufficientInstanceCapacity]: no capacity; skipping this zone"
+                .to_string(),
+            format!("chose 1x {there}"),
+            format!("attempt 2: launching on {there}"),
+            format!("1 nodes up on {there}"),
+        ],
+        "{lines:#?}"
+    );
+    // As JSON lines, for machines.
+    let first = serde_json::to_value(&seen.lock().unwrap()[2]).unwrap();
+    assert_eq!(first["event"], "attempt_failed");
+    assert_eq!(first["kind"], "capacity");
+    assert_eq!(first["scope"], "zone");
+    assert_eq!(first["target"]["zone"], zone.as_str());
+}
