@@ -15,6 +15,14 @@ use crate::{NodePools, PoolError, SshPoolCloud, alloc};
 /// CI machines and containers whose home is not theirs to write).
 pub const KNOWN_HOSTS_ENV: &str = "SKY_SSH_KNOWN_HOSTS";
 
+/// The known-hosts file [`KNOWN_HOSTS_ENV`] names, if it is set and not empty: what
+/// [`SshPoolCloud::from_default_file`] and `sky check ssh` both use.
+pub fn known_hosts_file_from_env() -> Option<PathBuf> {
+    std::env::var_os(KNOWN_HOSTS_ENV)
+        .filter(|f| !f.is_empty())
+        .map(PathBuf::from)
+}
+
 impl SshPoolCloud {
     /// The pools of `pools`, with allocations recorded in `<state_dir>/ssh_node_pools.db`.
     ///
@@ -38,11 +46,9 @@ impl SshPoolCloud {
     /// names (unknown hosts are added, changed keys refused).
     pub fn from_default_file(state_dir: &Path) -> Result<Self, PoolError> {
         let me = Self::from_file(&NodePools::default_path(), state_dir)?;
-        Ok(match std::env::var_os(KNOWN_HOSTS_ENV) {
-            Some(f) if !f.is_empty() => {
-                me.with_known_hosts(KnownHostsPolicy::AcceptNew, Some(PathBuf::from(f)))
-            }
-            _ => me,
+        Ok(match known_hosts_file_from_env() {
+            Some(f) => me.with_known_hosts(KnownHostsPolicy::AcceptNew, Some(f)),
+            None => me,
         })
     }
 

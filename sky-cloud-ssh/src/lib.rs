@@ -36,7 +36,7 @@ mod error;
 mod probe;
 mod provision;
 
-pub use builder::KNOWN_HOSTS_ENV;
+pub use builder::{KNOWN_HOSTS_ENV, known_hosts_file_from_env};
 pub use config::{NodePool, NodePools, PoolHost};
 pub use error::PoolError;
 pub use probe::check_hosts;

@@ -66,6 +66,20 @@ impl ConnectFailure {
         }
     }
 
+    /// The snake_case name used in JSON (`refused`, `host_key_changed`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectFailure::Unreachable => "unreachable",
+            ConnectFailure::Refused => "refused",
+            ConnectFailure::Timeout => "timeout",
+            ConnectFailure::Auth => "auth",
+            ConnectFailure::HostKeyChanged => "host_key_changed",
+            ConnectFailure::HostKeyUnknown => "host_key_unknown",
+            ConnectFailure::KeyFile => "key_file",
+            ConnectFailure::Other => "other",
+        }
+    }
+
     /// What to do about it, in one line, for the node `user@host:port`.
     pub fn fix(self, host: &str, port: u16) -> String {
         match self {

@@ -663,16 +663,7 @@ impl StateStore {
 
     /// Every cluster, by name.
     pub fn list(&self) -> Result<Vec<ClusterRecord>, StateError> {
-        let sql = format!(
-            "SELECT {} FROM clusters ORDER BY name",
-            Self::CLUSTER_COLUMNS
-        );
-        let raws = self.with(|c| {
-            let mut st = c.prepare(&sql)?;
-            let rows = st.query_map([], RawCluster::from_row)?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()
-        })?;
-        let (records, damaged) = self.decode_all(raws)?;
+        let (records, damaged) = self.list_with_damage()?;
         for e in damaged {
             // One damaged row must not hide the others.
             tracing::warn!(error = %e, "skipping a cluster row that cannot be read");

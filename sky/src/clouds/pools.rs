@@ -152,20 +152,6 @@ impl fmt::Display for PoolsReport {
     }
 }
 
-#[cfg(feature = "ssh")]
-fn kind_name(k: ConnectFailure) -> &'static str {
-    match k {
-        ConnectFailure::Unreachable => "unreachable",
-        ConnectFailure::Refused => "refused",
-        ConnectFailure::Timeout => "timeout",
-        ConnectFailure::Auth => "auth",
-        ConnectFailure::HostKeyChanged => "host_key_changed",
-        ConnectFailure::HostKeyUnknown => "host_key_unknown",
-        ConnectFailure::KeyFile => "key_file",
-        _ => "other",
-    }
-}
-
 /// Checks the pools of `file` (see [`Clouds::check_pools`](super::Clouds::check_pools)).
 #[cfg(feature = "ssh")]
 pub(super) async fn check(file: &std::path::Path, timeout: Duration) -> PoolsReport {
@@ -187,9 +173,7 @@ pub(super) async fn check(file: &std::path::Path, timeout: Duration) -> PoolsRep
         }
     };
     // Host keys as launches check them (SshPoolCloud::from_default_file).
-    let known_hosts = std::env::var_os(sky_cloud_ssh::KNOWN_HOSTS_ENV)
-        .filter(|f| !f.is_empty())
-        .map(std::path::PathBuf::from);
+    let known_hosts = sky_cloud_ssh::known_hosts_file_from_env();
     let answers = sky_cloud_ssh::check_hosts(
         &pools,
         sky_exec::KnownHostsPolicy::AcceptNew,
@@ -225,7 +209,7 @@ fn failure(e: sky_exec::ExecError) -> HostFailure {
             fix,
             ..
         } => HostFailure {
-            kind: kind_name(failure).to_string(),
+            kind: failure.as_str().to_string(),
             summary: failure.to_string(),
             reason,
             fix: Some(fix),
