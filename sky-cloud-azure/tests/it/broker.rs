@@ -20,15 +20,20 @@ use crate::{catalog, provisioner};
 const SIZE: &str = "Standard_D2s_v5";
 const FAMILY: &str = "standardDSv5Family";
 
-struct Env {
-    fake: FakeArm,
-    broker: Broker,
-    _dir: tempfile::TempDir,
+pub(crate) struct Env {
+    pub(crate) fake: FakeArm,
+    pub(crate) broker: Broker,
+    pub(crate) _dir: tempfile::TempDir,
 }
 
 async fn env() -> Env {
     let fake = FakeArm::start().await;
     fake.sku(SIZE, FAMILY, 2, "V1,V2");
+    env_with(fake).await
+}
+
+/// A broker over the Azure backend on `fake`, with failover that does not pause.
+pub(crate) async fn env_with(fake: FakeArm) -> Env {
     let p = provisioner(&fake).await;
     let dir = tempfile::tempdir().unwrap();
     let policy: PolicyFactory = Arc::new(|| Box::new(DefaultPolicy::without_backoff()));

@@ -4,20 +4,17 @@
 //! through the broker a regional shortfall ends in one attempt while a family shortfall
 //! moves to another family.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use sky_core::catalog::Catalog;
 use sky_core::error::{ErrorKind, QuotaCover};
 use sky_core::provision::{ClusterRef, InstanceState, LaunchRequest, Provisioner};
 use sky_core::resources::{CpuSpec, ResourceSet};
 use sky_core::{CloudId, Resources, Task};
-use sky_runtime::broker::PolicyFactory;
-use sky_runtime::failover::DefaultPolicy;
-use sky_runtime::{Broker, BrokerError, ProvisionOptions};
+use sky_runtime::{BrokerError, ProvisionOptions};
 
+use crate::broker::Env;
 use crate::fake_arm::{FakeArm, Fault};
-use crate::{catalog, provisioner};
+use crate::provisioner;
 
 const REGION: &str = "eastus";
 const SIZE: &str = "Standard_D2s_v5";
@@ -168,30 +165,8 @@ async fn quota_errors_at_creation_name_what_they_cover() {
     }
 }
 
-struct Env {
-    fake: FakeArm,
-    broker: Broker,
-    _dir: tempfile::TempDir,
-}
-
 async fn env(fake: FakeArm) -> Env {
-    let p = provisioner(&fake).await;
-    let dir = tempfile::tempdir().unwrap();
-    let policy: PolicyFactory = Arc::new(|| Box::new(DefaultPolicy::without_backoff()));
-    let cat: Arc<dyn Catalog> = catalog();
-    let broker = Broker::builder()
-        .cloud(cat, Arc::new(p))
-        .state_dir(dir.path())
-        .unwrap()
-        .policy(policy)
-        .owner("tester")
-        .build()
-        .unwrap();
-    Env {
-        fake,
-        broker,
-        _dir: dir,
-    }
+    crate::broker::env_with(fake).await
 }
 
 /// Two or more vCPUs, on demand, pinned to eastus: many sizes are candidates.
