@@ -109,7 +109,8 @@ impl Broker {
             })
             .collect();
         for g in &gone {
-            tracing::warn!(cluster = %rec.name, rank = g.rank, ip = %g.ip, error = %g.error, "node unreachable");
+            // Callers report it (`unreachable_nodes`; the CLI warns once).
+            tracing::info!(cluster = %rec.name, rank = g.rank, ip = %g.ip, error = %g.error, "node unreachable");
         }
         if gone.is_empty() {
             // Connections to every node are reused; a cluster with a dead node is asked
