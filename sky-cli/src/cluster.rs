@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use clap::Args;
 use sky::runtime::lifecycle::CostRow;
-use sky::runtime::state::{AutostopSetting, ClusterRecord};
+use sky::runtime::state::{AutostopSetting, ClusterRecord, ClusterStatus};
 use sky::{BrokerError, LogsOptions, ProvisionOptions};
 
+use crate::progress::{self, Progress};
+use crate::style;
 use crate::table::{num, render};
 use crate::{CmdResult, Failure, Global, load};
 
@@ -18,7 +20,7 @@ pub struct LaunchArgs {
     /// The task YAML (one task).
     file: PathBuf,
     /// The cluster's name (default: a new one, `sky-<4 hex>-<user>`, as SkyPilot makes).
-    #[arg(short = 'c', long = "cluster")]
+    #[arg(short = 'c', long = "cluster", add = clap_complete::engine::ArgValueCandidates::new(crate::completion::cluster_names))]
     cluster: Option<String>,
     /// Only these clouds (comma-separated).
     #[arg(long, value_delimiter = ',')]
@@ -32,6 +34,10 @@ pub struct LaunchArgs {
     /// Do not follow the job's logs after launching.
     #[arg(short = 'd', long)]
     detach_run: bool,
+    /// Print each step of the launch as a JSON object per line on stderr (instead of live or
+    /// plain progress lines).
+    #[arg(long)]
+    json_events: bool,
 }
 
 /// Arguments of `sky status`.
@@ -46,7 +52,7 @@ pub struct StatusArgs {
 #[derive(Args, Debug)]
 pub struct NamesArgs {
     /// The clusters.
-    #[arg(required = true)]
+    #[arg(required = true, add = clap_complete::engine::ArgValueCandidates::new(crate::completion::cluster_names))]
     names: Vec<String>,
     /// Do not ask for confirmation.
     #[arg(short = 'y', long)]
@@ -57,7 +63,7 @@ pub struct NamesArgs {
 #[derive(Args, Debug)]
 pub struct AutostopArgs {
     /// The cluster (not with `--daemon`).
-    #[arg(required_unless_present = "daemon")]
+    #[arg(required_unless_present = "daemon", add = clap_complete::engine::ArgValueCandidates::new(crate::completion::cluster_names))]
     name: Option<String>,
     /// Idle minutes before stopping.
     #[arg(short = 'i', long = "idle-minutes", conflicts_with = "cancel")]
@@ -177,12 +183,6 @@ pub fn launch(g: &Global, a: &LaunchArgs, run: bool) -> CmdResult {
         broker.precheck_resources(task)
     }
     .map_err(broker_failure)?;
-    if broker.cluster(cluster).is_err() {
-        confirm(
-            &format!("Launching a new cluster {:?}. Proceed?", cluster),
-            a.yes,
-        )?;
-    }
     let mut opts = ProvisionOptions::new();
     if clouds.is_empty() {
         let real = broker
@@ -197,47 +197,122 @@ pub fn launch(g: &Global, a: &LaunchArgs, run: bool) -> CmdResult {
     if a.retry_until_up {
         opts = opts.with_retry_until_up(Duration::from_secs(30));
     }
-    if !g.json {
-        // Each step on stderr as it happens; stdout keeps only the result.
-        let start = std::time::Instant::now();
-        opts = opts.with_events(move |e| {
-            eprintln!("[{:>6.1}s] {e}", start.elapsed().as_secs_f64());
-        });
+    let existing = broker.cluster(cluster).ok();
+    if existing
+        .as_ref()
+        .is_none_or(|r| r.status == ClusterStatus::Init)
+    {
+        // What the launch will try first, before anything is asked or created.
+        let plan = broker.plan(task, &opts).map_err(|e| {
+            Failure::new(
+                "resources_unavailable",
+                format!("cannot launch cluster {cluster:?}: nothing can be tried: {e}"),
+                1,
+            )
+        })?;
+        if !g.json {
+            anstream::eprint!("{}", style::chosen_rows(&plan.render_table()));
+        }
     }
+    if existing.is_none() {
+        confirm(
+            &format!("Launching a new cluster {:?}. Proceed?", cluster),
+            a.yes,
+        )?;
+    }
+    let progress = Progress::new(progress::Mode::detect(g.json, a.json_events));
+    let sink = progress.clone();
+    opts = opts.with_events(move |e| sink.event(e));
     let rt = runtime()?;
     if !run {
         let record = rt
             .block_on(broker.provision(task, cluster, &opts))
+            .inspect_err(|_| progress.finish())
             .map_err(broker_failure)?;
-        print_clusters(g, &[record]);
+        progress.finish();
+        print_clusters(g, std::slice::from_ref(&record));
+        summary(g, &broker, &record, None);
         return Ok(ExitCode::SUCCESS);
     }
     let launched = rt
         .block_on(broker.launch(task, cluster, &opts))
+        .inspect_err(|_| progress.finish())
         .map_err(broker_failure)?;
-    if g.json {
-        print_clusters(g, std::slice::from_ref(&launched.cluster));
-        return Ok(ExitCode::SUCCESS);
-    }
+    progress.finish();
     print_clusters(g, std::slice::from_ref(&launched.cluster));
     let Some(job) = launched.job_id else {
+        summary(g, &broker, &launched.cluster, None);
         return Ok(ExitCode::SUCCESS);
     };
-    eprintln!("Job submitted, ID: {job}");
-    if a.detach_run {
+    if g.json || a.detach_run {
+        summary(g, &broker, &launched.cluster, Some(job));
         return Ok(ExitCode::SUCCESS);
     }
+    let sink = progress.clone();
+    let out = progress.clone();
     let record = rt
-        .block_on(broker.logs(
-            cluster,
-            &LogsOptions::new().job(job).follow(true),
-            &mut |l| {
-                println!("{}", l);
-            },
-        ))
+        .block_on(
+            broker.logs(
+                cluster,
+                &LogsOptions::new()
+                    .job(job)
+                    .follow(true)
+                    .with_events(move |e| sink.event(e)),
+                &mut |l| out.output(&l.to_string()),
+            ),
+        )
+        .inspect_err(|_| progress.finish())
         .map_err(broker_failure)?;
-    eprintln!("Job {job} {}", record.status);
+    progress.finish();
+    // The job's end was an event; the summary says what to do next.
+    summary(g, &broker, &launched.cluster, Some(job));
     Ok(crate::jobs::exit_for(record.status))
+}
+
+/// What to do next with a cluster that is up: where it runs and at what price, and the
+/// commands for its logs, a shell, another job, and teardown (on stderr; not with `--json`).
+fn summary(g: &Global, broker: &sky::Broker, record: &ClusterRecord, job: Option<u64>) {
+    if g.json {
+        return;
+    }
+    let name = &record.name;
+    if let Some(l) = &record.launched {
+        anstream::eprintln!(
+            "{} Cluster {} is {} on {}/{}{}: {}x {}{}, $ {:.3}/h in all.",
+            style::ok("✓"),
+            style::bold(name),
+            style::status(&record.status.to_string()),
+            l.cloud,
+            l.region,
+            l.zone
+                .as_deref()
+                .map(|z| format!("/{z}"))
+                .unwrap_or_default(),
+            l.num_nodes,
+            l.instance_type,
+            if l.spot { " [spot]" } else { "" },
+            l.hourly_price * f64::from(l.num_nodes)
+        );
+    }
+    let mut hints: Vec<(String, &str)> = Vec::new();
+    if let Some(j) = job {
+        hints.push((format!("sky logs {name} {j}"), "the job's logs"));
+    }
+    let ssh = runtime()
+        .ok()
+        .and_then(|rt| rt.block_on(broker.ssh_command(name)).ok().flatten());
+    if let Some(cmd) = ssh {
+        hints.push((cmd.join(" "), "a shell on the head node"));
+    }
+    hints.push((
+        format!("sky exec {name} TASK.yaml"),
+        "run another task there",
+    ));
+    hints.push((format!("sky down {name}"), "tear it down"));
+    let width = hints.iter().map(|(c, _)| c.len()).max().unwrap_or(0);
+    for (cmd, what) in hints {
+        anstream::eprintln!("  {cmd:<width$}  {}", style::dim(what));
+    }
 }
 
 /// `sky status`.
@@ -308,21 +383,19 @@ fn print_clusters(g: &Global, records: &[ClusterRecord]) {
             ]
         })
         .collect();
-    print!(
-        "{}",
-        render(
-            &[
-                "NAME",
-                "LAUNCHED",
-                "INFRA",
-                "RESOURCES",
-                "STATUS",
-                "AUTOSTOP",
-                "OWNER",
-            ],
-            rows
-        )
+    let table = render(
+        &[
+            "NAME",
+            "LAUNCHED",
+            "INFRA",
+            "RESOURCES",
+            "STATUS",
+            "AUTOSTOP",
+            "OWNER",
+        ],
+        rows,
     );
+    anstream::print!("{}", style::column(&table, "STATUS", style::status));
 }
 
 /// A lifecycle operation on named clusters.
@@ -349,7 +422,7 @@ fn for_each(g: &Global, a: &NamesArgs, op: Op) -> CmdResult {
         if matches!(op, Op::Start)
             && broker
                 .cluster(name)
-                .is_ok_and(|r| r.status == sky::runtime::state::ClusterStatus::Up)
+                .is_ok_and(|r| r.status == ClusterStatus::Up)
         {
             eprintln!("{name} is already UP");
             continue;

@@ -18,6 +18,7 @@ use sky::{Broker, LogsOptions, Task};
 #[derive(Args, Debug)]
 pub struct ExecArgs {
     /// The cluster (must be UP).
+    #[arg(add = clap_complete::engine::ArgValueCandidates::new(crate::completion::cluster_names))]
     pub cluster: String,
     /// The task YAML (one task); its `setup` is not run, its workdir is synced.
     pub file: PathBuf,
@@ -33,6 +34,7 @@ pub struct ExecArgs {
 #[derive(Args, Debug)]
 pub struct QueueArgs {
     /// The cluster.
+    #[arg(add = clap_complete::engine::ArgValueCandidates::new(crate::completion::cluster_names))]
     pub cluster: String,
     /// Machine-readable JSON on stdout.
     #[arg(long)]
@@ -43,6 +45,7 @@ pub struct QueueArgs {
 #[derive(Args, Debug)]
 pub struct LogsArgs {
     /// The cluster.
+    #[arg(add = clap_complete::engine::ArgValueCandidates::new(crate::completion::cluster_names))]
     pub cluster: String,
     /// The job id (default: the latest job).
     pub job: Option<u64>,
@@ -55,6 +58,7 @@ pub struct LogsArgs {
 #[derive(Args, Debug)]
 pub struct CancelArgs {
     /// The cluster.
+    #[arg(add = clap_complete::engine::ArgValueCandidates::new(crate::completion::cluster_names))]
     pub cluster: String,
     /// The job ids.
     #[arg(required_unless_present = "all")]
@@ -140,7 +144,11 @@ pub fn queue(broker: &Broker, args: &QueueArgs, json: bool) -> Result<ExitCode, 
     if json || args.json {
         out(to_json(&jobs)?);
     } else {
-        out(table(&jobs, sky::runtime::state::now_s()).trim_end());
+        let t = table(&jobs, sky::runtime::state::now_s());
+        anstream::print!(
+            "{}",
+            crate::style::column(&t, "STATUS", crate::style::status)
+        );
     }
     warn_unreachable(broker, &args.cluster);
     Ok(ExitCode::SUCCESS)

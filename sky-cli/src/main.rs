@@ -6,14 +6,17 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 mod check;
 mod cluster;
+mod completion;
 mod jobs;
 mod load;
 mod optimize;
+mod progress;
 mod show_gpus;
+mod style;
 mod table;
 mod validate;
 
@@ -79,9 +82,16 @@ enum Command {
     /// Estimated cost of every cluster ever launched.
     #[command(name = "cost-report")]
     CostReport,
+    /// Print the script that sets up shell completion (with cluster names), e.g.
+    /// `source <(sky completion bash)`.
+    Completion(completion::CompletionArgs),
 }
 
 fn main() -> ExitCode {
+    // A completion request from the shell (`COMPLETE=bash sky -- ...`) is answered and exits.
+    clap_complete::CompleteEnv::with_factory(Cli::command)
+        .var(completion::VAR)
+        .complete();
     tracing_subscriber::fmt()
         .with_env_filter(
             // By default, sky's own warnings (every target starting `sky`) and other crates'
@@ -108,6 +118,7 @@ fn main() -> ExitCode {
         Command::Down(a) => cluster::down(&g, &a),
         Command::Autostop(a) => cluster::autostop(&g, &a),
         Command::CostReport => cluster::cost_report(&g),
+        Command::Completion(a) => completion::run(&a),
         Command::Exec(a) => jobs_cmd(&g, |b| jobs::exec(b, &a, g.json)),
         Command::Queue(a) => jobs_cmd(&g, |b| jobs::queue(b, &a, g.json)),
         Command::Logs(a) => jobs_cmd(&g, |b| jobs::logs(b, &a, g.json)),
@@ -122,7 +133,7 @@ fn main() -> ExitCode {
                     serde_json::json!({"error": {"kind": e.kind, "message": e.message}})
                 );
             } else {
-                eprintln!("error: {}", e.message);
+                anstream::eprintln!("{} {}", style::bad("error:"), e.message);
             }
             ExitCode::from(e.exit)
         }

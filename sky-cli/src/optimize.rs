@@ -57,6 +57,10 @@ pub struct OptimizeArgs {
     /// The MILP solver.
     #[arg(long, value_enum, default_value = "auto")]
     solver: SolverArg,
+    /// Print the plan as a Graphviz DOT graph (each task's placement, the data and egress
+    /// cost on each edge) instead of tables; render it with `dot -Tsvg`.
+    #[arg(long)]
+    dot: bool,
 }
 
 /// Prints the optimal plan. No feasible plan exits 1; a malformed file exits 2.
@@ -93,10 +97,12 @@ pub fn run(g: &Global, a: &OptimizeArgs) -> CmdResult {
     }
     match optimize(&dag, &catalogs, &BlockList::new(), objective, &options) {
         Ok(plan) => {
-            if g.json {
+            if a.dot {
+                print!("{}", plan.render_dot(&dag));
+            } else if g.json {
                 println!("{}", plan.to_json());
             } else {
-                print!("{}", plan.render_table());
+                anstream::print!("{}", crate::style::chosen_rows(&plan.render_table()));
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -214,3 +214,120 @@ impl Plan {
         out
     }
 }
+
+/// `s` as a quoted Graphviz string.
+fn dot_quote(s: &str) -> String {
+    let mut q = String::with_capacity(s.len() + 2);
+    q.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => q.push_str("\\\""),
+            '\\' => q.push_str("\\\\"),
+            '\n' => q.push_str("\\n"),
+            c => q.push(c),
+        }
+    }
+    q.push('"');
+    q
+}
+
+impl Plan {
+    /// The plan as a Graphviz DOT graph: a box per task with where it runs (infra, nodes ×
+    /// instance type, accelerators, cost and finish time), a cylinder per source input, and
+    /// an arrow per DAG edge labelled with the data it moves and what that costs (`no data`
+    /// when the edge carries none). Render it with `dot -Tsvg plan.dot > plan.svg`.
+    ///
+    /// `dag` is the DAG the plan was made for (its edges are drawn as given).
+    ///
+    /// ```
+    /// # use sky_core::{CloudId, Dag};
+    /// # use sky_optimizer::{optimize, BlockList, Objective, Options};
+    /// let catalogs = sky_catalog::load(
+    ///     &sky_catalog::testing::test_catalog_source(),
+    ///     &[CloudId::Gcp, CloudId::Azure],
+    /// )
+    /// .unwrap();
+    /// let dag = Dag::from_yaml_str("name: a\nrun: echo a\n---\nname: b\nrun: echo b\n").unwrap();
+    /// let plan = optimize(&dag, &catalogs, &BlockList::new(), Objective::Cost, &Options::new()).unwrap();
+    /// let dot = plan.render_dot(&dag);
+    /// assert!(dot.starts_with("digraph"));
+    /// assert!(dot.contains("t0 -> t1"));
+    /// ```
+    pub fn render_dot(&self, dag: &sky_core::Dag) -> String {
+        let mut out = String::new();
+        let title = dag.name.clone().unwrap_or_else(|| "plan".into());
+        let _ = writeln!(out, "digraph {} {{", dot_quote(&title));
+        let _ = writeln!(out, "  rankdir=LR;");
+        let _ = writeln!(
+            out,
+            "  node [shape=box, style=rounded, fontname=\"Helvetica\", fontsize=11];"
+        );
+        let _ = writeln!(out, "  edge [fontname=\"Helvetica\", fontsize=10];");
+        let _ = writeln!(
+            out,
+            "  label={}; labelloc=t;",
+            dot_quote(&format!(
+                "{title}: minimizing {}; total ${}, {}",
+                match self.objective {
+                    Objective::Cost => "cost",
+                    Objective::Time => "run time",
+                },
+                money(self.total_cost),
+                duration(self.total_time_s)
+            ))
+        );
+        for p in &self.placements {
+            let label = format!(
+                "{}\n{}\n{}x {}{}{}\n${} · finishes at {}",
+                p.task,
+                infra(p),
+                p.num_nodes,
+                p.instance_type,
+                if p.use_spot { " [spot]" } else { "" },
+                p.accelerators
+                    .as_ref()
+                    .map(|a| format!(" ({}:{})", a.name, num(a.count)))
+                    .unwrap_or_default(),
+                money(p.cost),
+                duration(p.finish_s)
+            );
+            let _ = writeln!(out, "  t{} [label={}];", p.task_index, dot_quote(&label));
+        }
+        let index_of = |name: &str| {
+            self.placements
+                .iter()
+                .find(|p| p.task == name)
+                .map(|p| p.task_index)
+        };
+        let leg_label = |gb: f64, cost: f64| format!("{} GB\n${}", num(gb), money(cost));
+        for &(from, to) in dag.edges() {
+            let leg = self
+                .egress
+                .iter()
+                .find(|e| index_of(&e.from) == Some(from) && index_of(&e.to) == Some(to));
+            let label = leg.map_or_else(|| "no data".into(), |e| leg_label(e.gb, e.cost));
+            let _ = writeln!(out, "  t{from} -> t{to} [label={}];", dot_quote(&label));
+        }
+        // Inputs of source tasks: data that comes from outside the DAG.
+        for (i, e) in self
+            .egress
+            .iter()
+            .filter(|e| index_of(&e.from).is_none())
+            .enumerate()
+        {
+            let Some(to) = index_of(&e.to) else { continue };
+            let _ = writeln!(
+                out,
+                "  in{i} [shape=cylinder, style=\"\", label={}];",
+                dot_quote(&e.from)
+            );
+            let _ = writeln!(
+                out,
+                "  in{i} -> t{to} [label={}];",
+                dot_quote(&leg_label(e.gb, e.cost))
+            );
+        }
+        out.push_str("}\n");
+        out
+    }
+}

@@ -126,6 +126,16 @@ impl ProvisionOptions {
         self
     }
 
+    /// The optimizer's options for this launch: [`ProvisionOptions::optimizer`] narrowed to
+    /// [`ProvisionOptions::clouds`].
+    pub(crate) fn optimizer_options(&self) -> Options {
+        let mut o = self.optimizer.clone();
+        if let Some(c) = &self.clouds {
+            o.clouds = Some(c.clone());
+        }
+        o
+    }
+
     /// Sets the first pause between teardown tries ([`ProvisionOptions::teardown_backoff`]).
     pub fn with_teardown_backoff(mut self, first: Duration) -> Self {
         self.teardown_backoff = first;
@@ -439,6 +449,43 @@ impl Broker {
             .ok_or_else(|| {
                 BrokerError::Config(format!("cloud {cloud} is not enabled in this broker"))
             })
+    }
+
+    /// The plan [`Broker::provision`] would start from for `task` with `options`: the same
+    /// catalogs, clouds, objective and optimizer options, and nothing blocked yet. A CLI or UI
+    /// shows it before asking to proceed; failover may then land elsewhere (the events say
+    /// where).
+    ///
+    /// Fails with the optimizer's error when nothing fits (each alternative's reason, with
+    /// suggestions), so that a launch that could try nothing says why before it starts.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use sky_core::fake::FakeCloud;
+    /// # use sky_runtime::{Broker, ProvisionOptions, state::StateStore};
+    /// let fake = FakeCloud::builder().build();
+    /// let broker = Broker::builder()
+    ///     .cloud(Arc::new(fake.clone()), Arc::new(fake))
+    ///     .state(Arc::new(StateStore::open_in_memory().unwrap()))
+    ///     .build()
+    ///     .unwrap();
+    /// let task = sky_core::Task::from_yaml_str("resources: {accelerators: V100}").unwrap();
+    /// let plan = broker.plan(&task, &ProvisionOptions::new()).unwrap();
+    /// assert_eq!(plan.placements[0].accelerators.as_ref().unwrap().name, "V100");
+    /// println!("{}", plan.render_table());
+    /// ```
+    pub fn plan(
+        &self,
+        task: &Task,
+        options: &ProvisionOptions,
+    ) -> Result<sky_optimizer::Plan, sky_optimizer::OptimizeError> {
+        sky_optimizer::optimize(
+            &sky_core::Dag::single(task.clone()),
+            &self.catalogs(),
+            &sky_optimizer::BlockList::new(),
+            options.objective,
+            &options.optimizer_options(),
+        )
     }
 
     /// Brings up cluster `name` for `task`: optimize, provision zone by zone, and on provider

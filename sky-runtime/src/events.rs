@@ -123,6 +123,114 @@ pub enum LaunchEvent {
         /// The job.
         job_id: u64,
     },
+    /// The job's `setup` started on its nodes (reported while its logs are followed with
+    /// [`crate::LogsOptions::with_events`]).
+    SetupStarted {
+        /// The cluster.
+        cluster: String,
+        /// The job.
+        job_id: u64,
+    },
+    /// The job's `setup` ended on every node: `succeeded` when each exited 0 (the job then
+    /// runs), else the job is `FAILED_SETUP`.
+    SetupFinished {
+        /// The cluster.
+        cluster: String,
+        /// The job.
+        job_id: u64,
+        /// Whether every node's setup exited 0.
+        succeeded: bool,
+    },
+    /// The job's `run` started on its nodes.
+    RunStarted {
+        /// The cluster.
+        cluster: String,
+        /// The job.
+        job_id: u64,
+    },
+    /// The job ended.
+    JobFinished {
+        /// The cluster.
+        cluster: String,
+        /// The job.
+        job_id: u64,
+        /// How it ended.
+        status: crate::jobs::JobStatus,
+    },
+}
+
+impl LaunchEvent {
+    /// The events that a job's status moving from `from` (`None`: not seen yet) to `to`
+    /// stands for, in order. A job seen first when already past a phase reports the phases
+    /// it went through (`None` → `RUNNING` with a setup: setup started, finished, run
+    /// started), so that a follower that looked late still tells the whole story.
+    pub(crate) fn of_job_transition(
+        cluster: &str,
+        job_id: u64,
+        has_setup: bool,
+        from: Option<crate::jobs::JobStatus>,
+        to: crate::jobs::JobStatus,
+    ) -> Vec<LaunchEvent> {
+        use crate::jobs::JobStatus as S;
+        #[derive(Clone, Copy, PartialEq)]
+        enum M {
+            SetupStarted,
+            SetupDone(bool),
+            RunStarted,
+            Finished(S),
+        }
+        // What has happened to a job by the time it is in `s`, in order; `before` is what
+        // had happened when it was last seen (a cancel adds no phase).
+        fn milestones(s: S, has_setup: bool, before: &[M]) -> Vec<M> {
+            let setup = |ok: bool| {
+                if has_setup {
+                    vec![M::SetupStarted, M::SetupDone(ok)]
+                } else {
+                    Vec::new()
+                }
+            };
+            match s {
+                S::Pending => Vec::new(),
+                S::SettingUp => vec![M::SetupStarted],
+                S::Running => [setup(true), vec![M::RunStarted]].concat(),
+                S::Succeeded | S::Failed => {
+                    [setup(true), vec![M::RunStarted, M::Finished(s)]].concat()
+                }
+                S::FailedSetup => vec![M::SetupStarted, M::SetupDone(false), M::Finished(s)],
+                S::Cancelling => before.to_vec(),
+                S::Cancelled => [before, &[M::Finished(s)]].concat(),
+            }
+        }
+        let seen = from.map_or_else(Vec::new, |f| milestones(f, has_setup, &[]));
+        let now = milestones(to, has_setup, &seen);
+        if !now.starts_with(&seen) {
+            return Vec::new();
+        }
+        let c = cluster.to_string();
+        now[seen.len()..]
+            .iter()
+            .map(|m| match *m {
+                M::SetupStarted => LaunchEvent::SetupStarted {
+                    cluster: c.clone(),
+                    job_id,
+                },
+                M::SetupDone(succeeded) => LaunchEvent::SetupFinished {
+                    cluster: c.clone(),
+                    job_id,
+                    succeeded,
+                },
+                M::RunStarted => LaunchEvent::RunStarted {
+                    cluster: c.clone(),
+                    job_id,
+                },
+                M::Finished(status) => LaunchEvent::JobFinished {
+                    cluster: c.clone(),
+                    job_id,
+                    status,
+                },
+            })
+            .collect()
+    }
 }
 
 impl fmt::Display for LaunchEvent {
@@ -160,9 +268,25 @@ impl fmt::Display for LaunchEvent {
                     code.as_ref().map(|c| format!(" [{c}]")).unwrap_or_default()
                 )
             }
-            LaunchEvent::NodesUp { target, nodes, .. } => write!(f, "{nodes} nodes up on {target}"),
+            LaunchEvent::NodesUp { target, nodes, .. } => write!(
+                f,
+                "{nodes} node{} up on {target}",
+                if *nodes == 1 { "" } else { "s" }
+            ),
             LaunchEvent::FilesSynced { .. } => f.write_str("workdir and file mounts synced"),
             LaunchEvent::JobSubmitted { job_id, .. } => write!(f, "job {job_id} submitted"),
+            LaunchEvent::SetupStarted { job_id, .. } => write!(f, "job {job_id}: setup started"),
+            LaunchEvent::SetupFinished {
+                job_id, succeeded, ..
+            } => write!(
+                f,
+                "job {job_id}: setup {}",
+                if *succeeded { "finished" } else { "failed" }
+            ),
+            LaunchEvent::RunStarted { job_id, .. } => write!(f, "job {job_id}: run started"),
+            LaunchEvent::JobFinished { job_id, status, .. } => {
+                write!(f, "job {job_id}: {status}")
+            }
         }
     }
 }
@@ -200,5 +324,55 @@ pub(crate) fn emit(sink: Option<&EventSink>, event: LaunchEvent) {
     match sink {
         Some(s) => s.emit(event),
         None => emit_trace(&event),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LaunchEvent;
+    use crate::jobs::JobStatus as S;
+
+    fn names(from: Option<S>, to: S, setup: bool) -> Vec<String> {
+        LaunchEvent::of_job_transition("c", 1, setup, from, to)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn a_job_status_change_stands_for_the_phases_it_passed() {
+        assert_eq!(
+            names(None, S::Succeeded, true),
+            [
+                "job 1: setup started",
+                "job 1: setup finished",
+                "job 1: run started",
+                "job 1: SUCCEEDED"
+            ]
+        );
+        assert_eq!(
+            names(Some(S::SettingUp), S::Running, true),
+            ["job 1: setup finished", "job 1: run started"]
+        );
+        assert_eq!(
+            names(Some(S::SettingUp), S::FailedSetup, true),
+            ["job 1: setup failed", "job 1: FAILED_SETUP"]
+        );
+        assert_eq!(
+            names(None, S::Running, false),
+            ["job 1: run started"],
+            "no setup, no setup events"
+        );
+        assert_eq!(
+            names(Some(S::Pending), S::Cancelled, true),
+            ["job 1: CANCELLED"]
+        );
+        assert_eq!(
+            names(Some(S::Running), S::Cancelled, false),
+            ["job 1: CANCELLED"]
+        );
+        assert!(names(Some(S::Running), S::Running, true).is_empty());
+        assert!(names(Some(S::Pending), S::Pending, true).is_empty());
+        assert!(names(Some(S::Running), S::Cancelling, true).is_empty());
     }
 }

@@ -5,6 +5,7 @@ use std::process::{Command, Output};
 
 mod backends;
 mod pools;
+mod progress;
 
 fn catalog_dir() -> PathBuf {
     sky_catalog::testing::test_catalog_dir()
@@ -766,7 +767,7 @@ fn a_named_cloud_is_checked_on_the_spot() {
     );
     let name = format!("spot{}", std::process::id());
     let err = succeeded(&sky_moto(
-        &["provision", &task, "-c", &name, "-y"],
+        &["launch", &task, "--clouds", "aws", "-c", &name, "-y"],
         d.path(),
         &moto,
         "us-east-1",

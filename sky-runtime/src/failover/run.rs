@@ -67,10 +67,7 @@ impl<'a> Failover<'a> {
     pub(crate) async fn run(mut self) -> Result<ClusterRecord, BrokerError> {
         let catalogs = self.broker.catalogs();
         let dag = Dag::single(self.task.clone());
-        let mut optimizer_options = self.options.optimizer.clone();
-        if let Some(c) = &self.options.clouds {
-            optimizer_options.clouds = Some(c.clone());
-        }
+        let optimizer_options = self.options.optimizer_options();
         loop {
             let plan = match sky_optimizer::optimize(
                 &dag,

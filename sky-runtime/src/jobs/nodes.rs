@@ -124,6 +124,54 @@ impl Broker {
         Ok(nodes)
     }
 
+    /// The `ssh` command line that opens a shell on the head node of cluster `name`, for
+    /// clouds reached with sky's own key ([`SshConnector`](crate::SshConnector)): `ssh -i
+    /// <key> -p <port> <user>@<ip>`. `None` for backends without such a login (the local
+    /// backend has no SSH; an SSH pool's hosts are reached with the pool's own login, see
+    /// its file).
+    ///
+    /// Asks the provider for the head's address; the cluster must be `UP`.
+    pub async fn ssh_command(&self, name: &str) -> Result<Option<Vec<String>>, BrokerError> {
+        let rec = self.up_cluster(name)?;
+        let Some(launched) = &rec.launched else {
+            return Ok(None);
+        };
+        let Some(entry) = self.clouds.get(&launched.cloud) else {
+            return Ok(None);
+        };
+        let Some(dir) = &entry.ssh_key_dir else {
+            return Ok(None);
+        };
+        let cluster = ClusterRef {
+            name: rec.cluster_hash.clone(),
+            region: launched.region.clone(),
+            zone: launched.zone.clone(),
+        };
+        let info = entry
+            .provisioner
+            .cluster_info(&cluster)
+            .await
+            .map_err(|error| BrokerError::Provider {
+                cluster: rec.name.clone(),
+                error,
+            })?;
+        let Some(ip) = info
+            .head()
+            .and_then(|h| h.public_ip.clone().or_else(|| h.private_ip.clone()))
+        else {
+            return Ok(None);
+        };
+        let key = sky_exec::SshKeyPair::ensure(dir).map_err(|e| self.exec_err(name, e))?;
+        Ok(Some(vec![
+            "ssh".into(),
+            "-i".into(),
+            key.private_key_path().display().to_string(),
+            "-p".into(),
+            info.ssh_port.to_string(),
+            format!("{}@{ip}", info.ssh_user),
+        ]))
+    }
+
     fn set_unreachable(&self, name: &str, gone: Vec<UnreachableNode>) {
         let mut map = self.unreachable.lock().unwrap_or_else(|p| p.into_inner());
         if gone.is_empty() {

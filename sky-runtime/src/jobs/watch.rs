@@ -9,6 +9,7 @@ use super::JobRecord;
 use super::store::JobRow;
 use crate::broker::Broker;
 use crate::error::BrokerError;
+use crate::events::{EventSink, LaunchEvent};
 use crate::state::ClusterRecord;
 
 impl Broker {
@@ -96,8 +97,9 @@ impl Broker {
                     job_id: 0,
                 })?,
         };
-        let mut followers: Option<(GangJob, Vec<LogFollower>)> = None;
+        let mut followers: Option<(GangJob, Vec<(Phase, LogFollower)>)> = None;
         let mut quiet_since = Instant::now();
+        let mut last_status = None;
         loop {
             if follow {
                 self.poll_jobs(name).await?;
@@ -109,17 +111,40 @@ impl Broker {
                 let gang = Self::gang_for(&row, &nodes).map_err(|e| self.exec_err(name, e))?;
                 let mut fs = Vec::new();
                 if row.payload.setup.is_some() {
-                    fs.push(LogFollower::new(&gang, Phase::Setup));
+                    fs.push((Phase::Setup, LogFollower::new(&gang, Phase::Setup)));
                 }
                 if row.payload.run.is_some() {
-                    fs.push(LogFollower::new(&gang, Phase::Run));
+                    fs.push((Phase::Run, LogFollower::new(&gang, Phase::Run)));
                 }
                 followers = Some((gang, fs));
             }
+            // The job's phase changes, told between the lines of the phases they mark.
+            let mut events = match &options.events {
+                Some(_) => LaunchEvent::of_job_transition(
+                    name,
+                    job_id,
+                    row.payload.setup.is_some(),
+                    last_status,
+                    row.record.status,
+                ),
+                None => Vec::new(),
+            };
+            last_status = Some(row.record.status);
+            let tell = |events: &mut Vec<LaunchEvent>, which: fn(&LaunchEvent) -> bool| {
+                let Some(sink) = &options.events else { return };
+                for e in events.extract_if(.., |e| which(e)) {
+                    sink.emit(e);
+                }
+            };
             let done = row.record.status.is_terminal() || !follow;
             let mut got_lines = false;
             if let Some((gang, fs)) = &mut followers {
-                for f in fs.iter_mut() {
+                for (phase, f) in fs.iter_mut() {
+                    let setup = *phase == Phase::Setup;
+                    tell(
+                        &mut events,
+                        if setup { is_setup_start } else { is_run_start },
+                    );
                     for line in f.poll(gang).await.map_err(|e| self.exec_err(name, e))? {
                         got_lines = true;
                         sink(line);
@@ -129,8 +154,12 @@ impl Broker {
                             sink(line);
                         }
                     }
+                    if setup {
+                        tell(&mut events, is_setup_end);
+                    }
                 }
             }
+            tell(&mut events, |_| true);
             if done {
                 return Ok(row.record);
             }
@@ -144,6 +173,18 @@ impl Broker {
     }
 }
 
+fn is_setup_start(e: &LaunchEvent) -> bool {
+    matches!(e, LaunchEvent::SetupStarted { .. })
+}
+
+fn is_setup_end(e: &LaunchEvent) -> bool {
+    matches!(e, LaunchEvent::SetupFinished { .. })
+}
+
+fn is_run_start(e: &LaunchEvent) -> bool {
+    matches!(e, LaunchEvent::RunStarted { .. })
+}
+
 /// Which logs [`Broker::logs`] streams, and how.
 ///
 /// ```
@@ -153,13 +194,16 @@ impl Broker {
 /// assert_eq!(job_3_now.job_id, Some(3));
 /// assert!(latest_followed.follow && !job_3_now.follow);
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct LogsOptions {
     /// The job (default: the cluster's latest).
     pub job_id: Option<u64>,
     /// Keep streaming until the job has ended (default: what the logs hold now).
     pub follow: bool,
+    /// Where the job's phase changes go while it is followed: setup started and finished,
+    /// run started, job finished ([`LaunchEvent`]), each between the log lines it marks.
+    pub events: Option<EventSink>,
 }
 
 impl LogsOptions {
@@ -183,6 +227,28 @@ impl LogsOptions {
     /// Whether to keep streaming until the job has ended.
     pub fn follow(mut self, follow: bool) -> Self {
         self.follow = follow;
+        self
+    }
+
+    /// Sends the job's phase changes to `f` while following (see [`LogsOptions::events`]).
+    ///
+    /// ```
+    /// use sky_runtime::events::LaunchEvent;
+    /// use sky_runtime::jobs::LogsOptions;
+    /// let opts = LogsOptions::new()
+    ///     .follow(true)
+    ///     .with_events(|e: &LaunchEvent| eprintln!("{e}"));
+    /// assert!(opts.events.is_some());
+    /// ```
+    pub fn with_events(mut self, f: impl Fn(&LaunchEvent) + Send + Sync + 'static) -> Self {
+        self.events = Some(EventSink::new(f));
+        self
+    }
+
+    /// Sends the job's phase changes to `sink` (shared with a launch's
+    /// [`ProvisionOptions::events`](crate::ProvisionOptions::events)).
+    pub fn with_event_sink(mut self, sink: EventSink) -> Self {
+        self.events = Some(sink);
         self
     }
 }

@@ -414,7 +414,7 @@ async fn a_launch_reports_each_step_as_an_event() {
                 .to_string(),
             format!("chose 1x {there}"),
             format!("attempt 2: launching on {there}"),
-            format!("1 nodes up on {there}"),
+            format!("1 node up on {there}"),
         ],
         "{lines:#?}"
     );

@@ -40,6 +40,7 @@ on_every_backend!(
     a_new_broker_reattaches_to_status_and_logs,
     fifo_with_gang_scheduling,
     exit_codes_and_failed_setup,
+    a_followed_job_reports_its_phases,
 );
 
 /// Autostop counts running jobs as activity: a cluster with a running job is not stopped

@@ -343,3 +343,80 @@ pub async fn exit_codes_and_failed_setup(backend: &Backend) {
     assert_eq!(codes, [Some(7), Some(40), Some(0), Some(5)]);
     b.down("codes").await.unwrap();
 }
+
+/// Following a job with events tells its phases between the log lines they mark: setup
+/// started, the setup's lines, setup finished, run started, the run's lines, job finished;
+/// a failed setup ends with `setup failed` and the job's end, and no run.
+pub async fn a_followed_job_reports_its_phases(backend: &Backend) {
+    use sky_runtime::LogsOptions;
+    use sky_runtime::events::LaunchEvent;
+    use std::sync::{Arc, Mutex};
+
+    let b = backend.broker();
+    // What the follower saw, in order: log lines as `line: ...`, events as their text.
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let follow_with_events = |cluster: &'static str, job: u64| {
+        let seen = seen.clone();
+        let b = &b;
+        async move {
+            seen.lock().unwrap().clear();
+            let sink = seen.clone();
+            let options = LogsOptions::new()
+                .job(job)
+                .follow(true)
+                .with_events(move |e: &LaunchEvent| sink.lock().unwrap().push(e.to_string()));
+            let lines = seen.clone();
+            let rec = tokio::time::timeout(
+                WAIT,
+                b.logs(cluster, &options, &mut |l| {
+                    lines.lock().unwrap().push(format!("line: {}", l.text))
+                }),
+            )
+            .await
+            .expect("followed to the end")
+            .unwrap();
+            (rec, seen.lock().unwrap().clone())
+        }
+    };
+    let t = task("setup: echo preparing\nrun: echo working\n");
+    let job = launch(&b, &t, "phases").await;
+    let (rec, seen_ok) = follow_with_events("phases", job).await;
+    assert_eq!(rec.status, JobStatus::Succeeded);
+    assert_eq!(
+        seen_ok,
+        [
+            format!("job {job}: setup started"),
+            "line: preparing".to_string(),
+            format!("job {job}: setup finished"),
+            format!("job {job}: run started"),
+            "line: working".to_string(),
+            format!("job {job}: SUCCEEDED"),
+        ],
+        "{seen_ok:#?}"
+    );
+    let bad = b.exec("phases", &task("run: exit 0\n")).await.unwrap();
+    let (_, seen_exec) = follow_with_events("phases", bad).await;
+    assert_eq!(
+        seen_exec,
+        [
+            format!("job {bad}: run started"),
+            format!("job {bad}: SUCCEEDED")
+        ],
+        "a job without setup has no setup events"
+    );
+    b.down("phases").await.unwrap();
+    let t = task("setup: |\n  echo preparing\n  exit 3\nrun: echo never\n");
+    let job = launch(&b, &t, "phases2").await;
+    let (rec, seen_bad) = follow_with_events("phases2", job).await;
+    assert_eq!(rec.status, JobStatus::FailedSetup);
+    assert_eq!(
+        seen_bad,
+        [
+            format!("job {job}: setup started"),
+            "line: preparing".to_string(),
+            format!("job {job}: setup failed"),
+            format!("job {job}: FAILED_SETUP"),
+        ],
+        "{seen_bad:#?}"
+    );
+}
