@@ -22,9 +22,9 @@ use std::str::FromStr;
 use libfuzzer_sys::fuzz_target;
 use sky_core::CloudId;
 use sky_core::resources::{
-    AcceleratorSpec, CpuSpec, DiskTier, Infra, MAX_CPUS, MAX_MEMORY_GIB, MemorySpec,
-    NetworkTier, ParseValueError, PortRange, normalize_ports, parse_disk_size_gb,
-    parse_duration_secs, parse_idle_minutes, parse_memory_gib,
+    AcceleratorSpec, CpuSpec, DiskTier, Infra, MAX_CPUS, MAX_MEMORY_GIB, MemorySpec, NetworkTier,
+    ParseValueError, PortRange, normalize_ports, parse_disk_size_gb, parse_duration_secs,
+    parse_idle_minutes, parse_memory_gib,
 };
 use sky_core::suggest;
 
@@ -80,10 +80,16 @@ fuzz_target!(|data: &[u8]| {
         sink.push_str(&a.name_part());
     }
     if let Some(c) = round_trip::<CpuSpec>(s, &mut sink) {
-        assert!(c.count.is_finite() && c.count > 0.0 && c.count <= MAX_CPUS, "{s:?} -> {c:?}");
+        assert!(
+            c.count.is_finite() && c.count > 0.0 && c.count <= MAX_CPUS,
+            "{s:?} -> {c:?}"
+        );
     }
     if let Some(MemorySpec::Gib { gib, .. }) = round_trip::<MemorySpec>(s, &mut sink) {
-        assert!(gib.is_finite() && gib > 0.0 && gib <= MAX_MEMORY_GIB, "{s:?} -> {gib}");
+        assert!(
+            gib.is_finite() && gib > 0.0 && gib <= MAX_MEMORY_GIB,
+            "{s:?} -> {gib}"
+        );
     }
     round_trip::<PortRange>(s, &mut sink);
     round_trip::<DiskTier>(s, &mut sink);
@@ -91,12 +97,23 @@ fuzz_target!(|data: &[u8]| {
     round_trip::<Infra>(s, &mut sink);
 
     let cloud: CloudId = s.parse().unwrap_or_else(|never| match never {});
-    let again: CloudId = cloud.to_string().parse().unwrap_or_else(|never| match never {});
+    let again: CloudId = cloud
+        .to_string()
+        .parse()
+        .unwrap_or_else(|never| match never {});
     assert_eq!(again, cloud, "CloudId `{s}`");
-    let _ = write!(sink, "{cloud} {:?} {}", CloudId::known(s), cloud.is_skypilot_only());
+    let _ = write!(
+        sink,
+        "{cloud} {:?} {}",
+        CloudId::known(s),
+        cloud.is_skypilot_only()
+    );
 
     if let Some(gib) = render(parse_memory_gib(s), &mut sink) {
-        assert!(gib.is_finite() && gib > 0.0 && gib <= MAX_MEMORY_GIB, "{s:?} -> {gib}");
+        assert!(
+            gib.is_finite() && gib > 0.0 && gib <= MAX_MEMORY_GIB,
+            "{s:?} -> {gib}"
+        );
     }
     if let Some(gb) = render(parse_disk_size_gb(s), &mut sink) {
         assert!(gb >= 1, "{s:?} -> {gb}");
