@@ -18,14 +18,14 @@ where
 pub const MAX_INPUT: usize = 256;
 
 /// Up to `n` candidates close to `input`, most similar first (see [`did_you_mean`]). An
-/// input longer than [`MAX_INPUT`] gets none.
+/// input longer than [`MAX_INPUT`] gets none, and so does `n == 0`.
 pub fn closest<'a, I>(input: &str, candidates: I, n: usize) -> Vec<String>
 where
     I: IntoIterator<Item = &'a str>,
 {
     // Names are short: a long input is no typo of one, and comparing it would cost its
     // length times every candidate's.
-    if input.len() > MAX_INPUT {
+    if n == 0 || input.len() > MAX_INPUT {
         return Vec::new();
     }
     let needle = input.trim().to_ascii_lowercase();
@@ -106,5 +106,14 @@ mod tests {
             closest("a10", ["A100", "A10G", "A10", "H100"], 2),
             vec!["A10".to_string()]
         );
+    }
+
+    /// Fuzz finding (`resource_strings`): `n == 0` returned every close candidate, since the
+    /// limit was only checked after a push.
+    #[test]
+    fn closest_zero_gives_none() {
+        assert!(closest("4", ["4"], 0).is_empty());
+        assert!(closest("a10", ["A100", "A10G", "A10"], 0).is_empty());
+        assert_eq!(closest("a10", ["A100", "A10G"], 1).len(), 1);
     }
 }

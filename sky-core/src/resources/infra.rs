@@ -48,8 +48,9 @@ impl FromStr for Infra {
         if t.is_empty() {
             return Err(bad("it is empty"));
         }
+        // The head is trimmed like every other part: `k8s /ctx` is Kubernetes too.
         let (head, tail) = match t.split_once('/') {
-            Some((h, rest)) => (h, Some(rest)),
+            Some((h, rest)) => (h.trim(), Some(rest)),
             None => (t, None),
         };
         if head.eq_ignore_ascii_case("k8s") || head.eq_ignore_ascii_case(KUBERNETES) {
@@ -172,5 +173,25 @@ mod tests {
         ] {
             assert_eq!(infra(s).to_string(), s);
         }
+    }
+
+    /// Fuzz finding (`resource_strings`, minimised input `k8s /x`): a space before the first
+    /// `/` made `k8s` an unknown cloud named `k8s`, whose `Display` (`k8s/x`) read back as
+    /// Kubernetes; and `kubernetes /a/b/c/d` was refused for its parts.
+    #[test]
+    fn space_before_the_first_slash_is_trimmed() {
+        let k8s = Infra {
+            cloud: Some(CloudId::Other(KUBERNETES.into())),
+            region: Some("x".into()),
+            zone: None,
+        };
+        assert_eq!(infra("k8s /x"), k8s);
+        assert_eq!(infra(" K8S\t/ x ").to_string(), "kubernetes/x");
+        assert_eq!(infra(&infra("k8s /x").to_string()), k8s);
+        assert_eq!(
+            infra("kubernetes /a/b/c/d").region.as_deref(),
+            Some("a/b/c/d")
+        );
+        assert_eq!(infra("aws /us-east-1"), infra("aws/us-east-1"));
     }
 }
