@@ -16,6 +16,13 @@
 //!   [`TAG_HEAD`], so nothing created is ever invisible to `query_instances`. Stop, start,
 //!   terminate (idempotent, and verified from TerminateInstances' answer) and open ports work
 //!   on those tags.
+//! - Nothing is made that the broker has not recorded first: the security group is named
+//!   `sky-sg-<cluster hash>` ([`provision::security_group_name`]) and tagged with the hash,
+//!   and the broker writes the hash and region of an attempt to its state store before
+//!   `bootstrap`. Terminate finds the group by that name (so a launch killed after
+//!   `bootstrap`, before any instance, leaves nothing), waits for the cluster's instances
+//!   to leave `shutting-down` (AWS refuses to delete a group in use), and deletes it, at most
+//!   [`provision::GROUP_DELETE_WAIT`]; the broker's teardown retries with backoff.
 //! - [`catalog`]: [`AwsProvisioner::catalog_with_zone_names`] turns the catalog's zone ids
 //!   (SkyPilot's `aws/vms.csv` names zones `use1-az1`, the same in every account) into this
 //!   account's zone names with DescribeAvailabilityZones, and [`ZoneNames`] keeps them

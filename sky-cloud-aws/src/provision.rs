@@ -41,6 +41,10 @@ pub const TAG_HEAD: &str = "sky-head";
 pub const CANONICAL_OWNER: &str = "099720109477";
 
 /// The states `query_instances` reports (everything but `terminated`).
+/// How long teardown waits for a cluster's instances to be gone before its security group
+/// can be deleted (EC2 instances take a minute or two to leave `shutting-down`).
+pub const GROUP_DELETE_WAIT: Duration = Duration::from_secs(600);
+
 const LIVE_STATES: [&str; 5] = ["pending", "running", "stopping", "stopped", "shutting-down"];
 
 /// The per-region resources `bootstrap` makes sure exist.
@@ -565,6 +569,75 @@ impl AwsProvisioner {
             })
     }
 
+    /// The id of the security group named for `cluster` (and tagged with it), if any.
+    async fn named_group(&self, client: &Client, cluster: &ClusterRef) -> Result<Option<String>> {
+        let out = client
+            .describe_security_groups()
+            .filters(filter("group-name", [security_group_name(&cluster.name)]))
+            .filters(filter(
+                &format!("tag:{TAG_CLUSTER}"),
+                [cluster.name.as_str()],
+            ))
+            .send()
+            .await
+            .map_err(|e| {
+                from_sdk(
+                    "DescribeSecurityGroups",
+                    e,
+                    Self::at(&cluster.region, None, None),
+                )
+            })?;
+        Ok(out
+            .security_groups()
+            .iter()
+            .find_map(|g| g.group_id().map(str::to_owned)))
+    }
+
+    /// Deletes the cluster's security group `group`: AWS refuses (`DependencyViolation`)
+    /// while an instance still uses it, shutting-down ones included, so this waits, polling
+    /// every `poll_interval`, until the cluster's instances are gone, for at most
+    /// [`GROUP_DELETE_WAIT`]. A group still in use then is an error (transient: the broker's
+    /// teardown tries again, and `sky down` can be run again); one already gone is success.
+    async fn delete_group(&self, client: &Client, cluster: &ClusterRef, group: &str) -> Result<()> {
+        let at = Self::at(&cluster.region, cluster.zone.as_deref(), None);
+        let start = Instant::now();
+        loop {
+            let still = self.describe(cluster, &LIVE_STATES).await?;
+            let last = if still.is_empty() {
+                match client.delete_security_group().group_id(group).send().await {
+                    Ok(_) => {
+                        tracing::debug!(cluster = %cluster.name, group, "security group deleted");
+                        return Ok(());
+                    }
+                    Err(e) => {
+                        let e = from_sdk("DeleteSecurityGroup", e, at.clone());
+                        if e.kind() == ErrorKind::NotFound {
+                            return Ok(());
+                        }
+                        if e.code() != Some("DependencyViolation") {
+                            return Err(e);
+                        }
+                        e.to_string()
+                    }
+                }
+            } else {
+                format!("{} instance(s) still shutting down", still.len())
+            };
+            if start.elapsed() >= GROUP_DELETE_WAIT {
+                return Err(Error::new(
+                    ErrorKind::Transient,
+                    format!(
+                        "security group {group} of cluster {} is still in use after {:?} ({last}); \
+                         it is deleted by the next teardown",
+                        cluster.name, GROUP_DELETE_WAIT
+                    ),
+                )
+                .with_placement(at));
+            }
+            tokio::time::sleep(self.poll_interval).await;
+        }
+    }
+
     async fn group_of(&self, cluster: &ClusterRef) -> Result<Option<String>> {
         Ok(cluster_group(&self.live(cluster).await?, cluster))
     }
@@ -753,15 +826,15 @@ impl Provisioner for AwsProvisioner {
                 .with_placement(at));
             }
         }
-        // Best effort: the group goes once no instance uses it (AWS refuses while instances
-        // are shutting down; a later bootstrap of the same name reuses it).
+        // The cluster's security group exists from `bootstrap` on, before any instance, so it
+        // is found by its name (not through instances, which a failed or killed launch may
+        // never have made), and deleted once no instance uses it.
+        let group = match group {
+            Some(g) => Some(g),
+            None => self.named_group(&client, cluster).await?,
+        };
         if let Some(g) = group {
-            let still = self.describe(cluster, &LIVE_STATES).await?;
-            if still.is_empty()
-                && let Err(e) = client.delete_security_group().group_id(&g).send().await
-            {
-                tracing::debug!(group = %g, error = %from_sdk("DeleteSecurityGroup", e, at.clone()), "security group kept");
-            }
+            self.delete_group(&client, cluster, &g).await?;
         }
         Ok(())
     }

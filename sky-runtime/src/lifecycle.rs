@@ -93,7 +93,9 @@ impl Broker {
 
     /// Asks the providers about every cluster (or `name` only) and reconciles the records:
     /// vanished or preempted nodes, stopped clusters, half-made ones. A cluster with no
-    /// instance left is removed. Returns the clusters that remain.
+    /// instance left is torn down as by [`Broker::down`] (what the provider made besides
+    /// instances, such as a security group, goes with it) and removed. Returns the clusters
+    /// that remain.
     pub async fn refresh(&self, name: Option<&str>) -> Result<Vec<ClusterRecord>, BrokerError> {
         let records = match name {
             Some(n) => vec![self.cluster(n)?],
@@ -138,6 +140,20 @@ impl Broker {
         self.state.set_nodes(name, &nodes)?;
         match status_of(&nodes, launched) {
             None => {
+                // What the provider made besides instances (a security group, firewall rules,
+                // a resource group) outlives them: it goes with the row, by the same
+                // teardown as `down` (idempotent, retried). A row whose teardown fails stays,
+                // so that the next refresh or `down` tries again.
+                terminate_with_retries(
+                    provisioner.as_ref(),
+                    &cluster,
+                    ProvisionOptions::default().teardown_backoff,
+                )
+                .await
+                .map_err(|error| BrokerError::Provider {
+                    cluster: name.clone(),
+                    error,
+                })?;
                 self.state
                     .remove(name, "refresh: no instance left (terminated or preempted)")?;
             }

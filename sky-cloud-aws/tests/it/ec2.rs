@@ -282,3 +282,57 @@ async fn operations_on_an_unknown_cluster_are_harmless() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
 }
+
+/// The security groups named for `cluster` in `region`.
+async fn groups_named(p: &sky_cloud_aws::AwsProvisioner, region: &str, cluster: &str) -> usize {
+    p.client(region)
+        .describe_security_groups()
+        .filters(
+            Filter::builder()
+                .name("group-name")
+                .values(security_group_name(cluster))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .security_groups()
+        .len()
+}
+
+/// A launch that got as far as `bootstrap` (killed, or its instances refused) has a security
+/// group and no instance: teardown finds the group by its name and deletes it, and a second
+/// teardown is a no-op.
+#[tokio::test]
+async fn teardown_deletes_the_group_of_a_cluster_that_never_got_an_instance() {
+    let ep = moto_or_skip!();
+    let p = provisioner(&ep).await;
+    let name = unique("sgonly");
+    let req = request(&name, "us-east-1", 1);
+    p.bootstrap(&req).await.unwrap();
+    assert_eq!(groups_named(&p, "us-east-1", &name).await, 1);
+    p.terminate_instances(&req.cluster).await.unwrap();
+    assert_eq!(
+        groups_named(&p, "us-east-1", &name).await,
+        0,
+        "the group of a cluster without instances is deleted"
+    );
+    p.terminate_instances(&req.cluster)
+        .await
+        .expect("a second teardown finds nothing to do");
+}
+
+/// With instances, the group goes once they are terminated (AWS refuses to delete a group
+/// in use; teardown waits for the instances rather than leaving it).
+#[tokio::test]
+async fn teardown_deletes_the_group_once_the_instances_are_gone() {
+    let ep = moto_or_skip!();
+    let p = provisioner(&ep).await;
+    let name = unique("sgnodes");
+    let req = request(&name, "us-east-1", 2);
+    p.bootstrap(&req).await.unwrap();
+    p.run_instances(&req).await.unwrap();
+    p.terminate_instances(&req.cluster).await.unwrap();
+    assert!(p.query_instances(&req.cluster).await.unwrap().is_empty());
+    assert_eq!(groups_named(&p, "us-east-1", &name).await, 0);
+}

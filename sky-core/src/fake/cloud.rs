@@ -53,6 +53,11 @@ impl Instance {
 pub(crate) struct State {
     /// Every instance ever created, by id (ids start with a serial, so this is creation order).
     pub(crate) instances: BTreeMap<String, Instance>,
+    /// The per-cluster network resources `bootstrap` made and `terminate_instances` has not
+    /// removed yet, by (cluster, region): the analogue of an AWS security group, a GCP
+    /// firewall rule or an Azure resource group, which outlive a failed launch unless the
+    /// broker tears them down.
+    pub(crate) groups: BTreeSet<(String, String)>,
     serial: u64,
     rng: ChaCha8Rng,
 }
@@ -61,6 +66,7 @@ impl State {
     pub(crate) fn new(seed: u64) -> Self {
         State {
             instances: BTreeMap::new(),
+            groups: BTreeSet::new(),
             serial: 0,
             rng: ChaCha8Rng::seed_from_u64(seed),
         }
@@ -460,7 +466,11 @@ impl Provisioner for FakeCloud {
             .validate_region_zone(Some(&c.region), c.zone.as_deref())
         {
             Err(e) => Err(self.error(ErrorKind::InvalidRequest, &call, e.to_string())),
-            Ok(()) => self.inject(&mut call),
+            Ok(()) => self.inject(&mut call).map(|()| {
+                self.state()
+                    .groups
+                    .insert((c.name.clone(), c.region.clone()));
+            }),
         };
         self.finish(call, res)
     }
@@ -563,7 +573,13 @@ impl Provisioner for FakeCloud {
     async fn terminate_instances(&self, cluster: &ClusterRef) -> Result<()> {
         let mut call = self.call(Op::TerminateInstances, cluster);
         let res = self.inject(&mut call).map(|()| {
-            if self.state().terminate_where(|i| i.of(cluster)) > 0 {
+            let mut state = self.state();
+            let gone = state.terminate_where(|i| i.of(cluster));
+            state
+                .groups
+                .remove(&(cluster.name.clone(), cluster.region.clone()));
+            drop(state);
+            if gone > 0 {
                 self.notify();
             }
         });

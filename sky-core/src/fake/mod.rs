@@ -107,6 +107,15 @@ pub struct FakeInstance {
     pub labels: BTreeMap<String, String>,
 }
 
+/// A per-cluster network resource of the simulated cloud ([`FakeCloud::live_groups`]).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FakeGroup {
+    /// The cluster (as the provider names it: the cluster hash).
+    pub cluster: String,
+    /// Its region.
+    pub region: String,
+}
+
 /// Builds a [`FakeCloud`]. Defaults: [`SimMode::Auto`], [`Capabilities::all`], the embedded
 /// catalog, no faults, no chaos, seed 0.
 #[derive(Debug)]
@@ -277,6 +286,20 @@ impl FakeCloud {
     pub fn live_instances(&self) -> Vec<FakeInstance> {
         self.state()
             .snapshot(|i| i.info.state != InstanceState::Terminated)
+    }
+
+    /// The per-cluster network resources (security group / firewall analogues) that
+    /// `bootstrap` made and no `terminate_instances` of their cluster and region has removed,
+    /// sorted. A launch that fails, crashes or is torn down must leave none behind.
+    pub fn live_groups(&self) -> Vec<FakeGroup> {
+        self.state()
+            .groups
+            .iter()
+            .map(|(cluster, region)| FakeGroup {
+                cluster: cluster.clone(),
+                region: region.clone(),
+            })
+            .collect()
     }
 
     /// Every instance ever created, terminated ones included.

@@ -42,8 +42,16 @@ async fn a_failure_at_every_step_leaks_nothing() {
                 }
                 if b.cluster("saga").is_ok() {
                     b.down("saga").await.unwrap();
+                } else {
+                    // A failed launch removed its row: nothing it made may be left.
+                    assert!(fake.live_groups().is_empty(), "{ctx}");
                 }
                 assert!(fake.live_instances().is_empty(), "{ctx}");
+                assert!(
+                    fake.live_groups().is_empty(),
+                    "{ctx}: {:?}",
+                    fake.live_groups()
+                );
             }
         }
     }
