@@ -839,6 +839,36 @@ impl Provisioner for AwsProvisioner {
         Ok(())
     }
 
+    /// Deletes the key pair imported for `ssh_public_key` in `region` (the broker calls this
+    /// once no cluster of its state store is left there). The rule: a key pair lives while a
+    /// cluster of its state directory lives in its region.
+    async fn release_region(&self, region: &str, ssh_public_key: Option<&str>) -> Result<()> {
+        let Some(key) = ssh_public_key.filter(|k| !k.trim().is_empty()) else {
+            return Ok(());
+        };
+        let name = key_pair_name(key);
+        match self
+            .client(region)
+            .delete_key_pair()
+            .key_name(&name)
+            .send()
+            .await
+        {
+            Ok(_) => {
+                tracing::debug!(region, key_pair = %name, "key pair deleted");
+                Ok(())
+            }
+            Err(e) => {
+                let e = from_sdk("DeleteKeyPair", e, Self::at(region, None, None));
+                if e.kind() == ErrorKind::NotFound {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
     async fn open_ports(&self, cluster: &ClusterRef, ports: &[PortRange]) -> Result<()> {
         let at = Self::at(&cluster.region, cluster.zone.as_deref(), None);
         let group = self.group_of(cluster).await?.ok_or_else(|| {

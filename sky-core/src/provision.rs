@@ -272,6 +272,17 @@ pub trait Provisioner: Send + Sync + Debug {
 
     /// Opens `ports` on every node. Requires [`Capabilities::open_ports`].
     async fn open_ports(&self, cluster: &ClusterRef, ports: &[PortRange]) -> Result<()>;
+
+    /// Deletes what the clusters of one broker share in `region`, once the last of them
+    /// there is torn down: the broker calls it after a `down` that left no cluster of its
+    /// state store on this cloud in `region`, with the SSH public key its requests carried.
+    /// AWS deletes the key pair it imported for that key (one per state directory), so
+    /// deleted state directories do not leave key pairs piling up; the next launch imports
+    /// it again. Idempotent; the default does nothing.
+    async fn release_region(&self, region: &str, ssh_public_key: Option<&str>) -> Result<()> {
+        let _ = (region, ssh_public_key);
+        Ok(())
+    }
 }
 
 #[cfg(test)]

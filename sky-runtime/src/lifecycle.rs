@@ -285,6 +285,8 @@ impl Broker {
             Ok(()) => {
                 self.state.remove(name, "down")?;
                 self.state.delete_jobs(&record.cluster_hash)?;
+                self.release_region_if_unused(&cloud, &cluster.region)
+                    .await?;
                 if let Some(c) = self.clouds.get(&cloud).and_then(|e| e.connector.clone())
                     && let Err(e) = c.release(&cluster).await
                 {
@@ -307,6 +309,33 @@ impl Broker {
             }),
             history: Default::default(),
         })
+    }
+
+    /// Once no cluster of this state store is left on `cloud` in `region` (any status: a
+    /// launch in progress there has its row already), lets the provider delete what the
+    /// clusters shared there ([`Provisioner::release_region`]: AWS's key pair). A failure is
+    /// a warning: the next `down` there tries again.
+    ///
+    /// [`Provisioner::release_region`]: sky_core::provision::Provisioner::release_region
+    async fn release_region_if_unused(
+        &self,
+        cloud: &CloudId,
+        region: &str,
+    ) -> Result<(), BrokerError> {
+        let in_use = self.state.list()?.iter().any(|r| {
+            r.launched
+                .as_ref()
+                .is_some_and(|l| l.cloud == *cloud && l.region == region)
+        });
+        if in_use {
+            return Ok(());
+        }
+        let key = self.ssh_public_key(cloud);
+        let provisioner = self.provisioner(cloud)?;
+        if let Err(e) = provisioner.release_region(region, key.as_deref()).await {
+            tracing::warn!(%cloud, region, error = %e, "releasing what the clusters shared in the region");
+        }
+        Ok(())
     }
 
     /// Sets autostop: after `idle_minutes` without use, stop (or tear down, with `down`).

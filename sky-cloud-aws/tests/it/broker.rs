@@ -85,3 +85,54 @@ async fn spot_and_on_demand_clusters_live_and_die_through_the_broker() {
         "DescribeInstances by sky's tags finds nothing left"
     );
 }
+
+/// The key pair rule: one key pair per state directory and region, living while a cluster of
+/// that state directory lives in the region; `down` of the last one deletes it, so state
+/// directories that are then deleted leave no key pairs behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_down_in_a_region_deletes_the_state_dirs_key_pair() {
+    let ep = moto_or_skip!();
+    let p = provisioner(&ep).await;
+    let cat = Arc::new(moto_catalog(&p).await);
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(cat, Arc::new(p.clone()), dir.path());
+    let prefix = unique("kp");
+    let (one, two) = (format!("{prefix}-a"), format!("{prefix}-b"));
+    let a = b
+        .provision(&cpu_task(1, false), &one, &ProvisionOptions::new())
+        .await
+        .unwrap();
+    let region = a.launched.unwrap().region;
+    let bb = b
+        .provision(&cpu_task(1, false), &two, &ProvisionOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(bb.launched.unwrap().region, region, "both in one region");
+    let public = std::fs::read_to_string(dir.path().join("keys/sky-key.pub")).unwrap();
+    let name = sky_cloud_aws::provision::key_pair_name(&public);
+    let key_pairs = || async {
+        p.client(&region)
+            .describe_key_pairs()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("key-name")
+                    .values(&name)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .key_pairs()
+            .len()
+    };
+    assert_eq!(key_pairs().await, 1, "imported once for both");
+    b.down(&one).await.unwrap();
+    assert_eq!(
+        key_pairs().await,
+        1,
+        "kept while a cluster of the state dir is there"
+    );
+    b.down(&two).await.unwrap();
+    assert_eq!(key_pairs().await, 0, "the last down deletes it");
+    assert!(live_by_prefix(&p, &prefix).await.is_empty());
+}

@@ -225,4 +225,8 @@ impl<P: Provisioner> Provisioner for Faulty<P> {
         self.guarded(call, self.inner.open_ports(cluster, ports))
             .await
     }
+
+    async fn release_region(&self, region: &str, ssh_public_key: Option<&str>) -> Result<()> {
+        self.inner.release_region(region, ssh_public_key).await
+    }
 }

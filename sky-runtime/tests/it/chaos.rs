@@ -80,6 +80,9 @@ impl Provisioner for Crashy {
     async fn terminate_instances(&self, c: &ClusterRef) -> Result<()> {
         self.step(self.inner.terminate_instances(c)).await
     }
+    async fn release_region(&self, region: &str, key: Option<&str>) -> Result<()> {
+        self.step(self.inner.release_region(region, key)).await
+    }
     async fn open_ports(&self, c: &ClusterRef, p: &[PortRange]) -> Result<()> {
         self.step(self.inner.open_ports(c, p)).await
     }
