@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 mod backends;
+mod kill;
 mod pools;
 mod progress;
 
