@@ -71,19 +71,7 @@ impl Broker {
                 launched.cloud
             ))
         })?;
-        let cluster = ClusterRef {
-            name: rec.cluster_hash.clone(),
-            region: launched.region.clone(),
-            zone: launched.zone.clone(),
-        };
-        let info = entry
-            .provisioner
-            .cluster_info(&cluster)
-            .await
-            .map_err(|error| BrokerError::Provider {
-                cluster: rec.name.clone(),
-                error,
-            })?;
+        let info = Self::cluster_info_of(rec, launched, entry.provisioner.as_ref()).await?;
         let connector = entry.connector.clone().ok_or_else(|| {
             BrokerError::Config(format!("cloud {} has no node connector", launched.cloud))
         })?;
@@ -142,19 +130,7 @@ impl Broker {
         let Some(dir) = &entry.ssh_key_dir else {
             return Ok(None);
         };
-        let cluster = ClusterRef {
-            name: rec.cluster_hash.clone(),
-            region: launched.region.clone(),
-            zone: launched.zone.clone(),
-        };
-        let info = entry
-            .provisioner
-            .cluster_info(&cluster)
-            .await
-            .map_err(|error| BrokerError::Provider {
-                cluster: rec.name.clone(),
-                error,
-            })?;
+        let info = Self::cluster_info_of(&rec, launched, entry.provisioner.as_ref()).await?;
         let Some(ip) = info
             .head()
             .and_then(|h| h.public_ip.clone().or_else(|| h.private_ip.clone()))
@@ -170,6 +146,26 @@ impl Broker {
             info.ssh_port.to_string(),
             format!("{}@{ip}", info.ssh_user),
         ]))
+    }
+
+    /// How to reach the nodes of `rec`, placed at `launched`, as its provider says.
+    async fn cluster_info_of(
+        rec: &ClusterRecord,
+        launched: &crate::state::LaunchedResources,
+        provisioner: &dyn sky_core::provision::Provisioner,
+    ) -> Result<sky_core::provision::ClusterInfo, BrokerError> {
+        let cluster = ClusterRef {
+            name: rec.cluster_hash.clone(),
+            region: launched.region.clone(),
+            zone: launched.zone.clone(),
+        };
+        provisioner
+            .cluster_info(&cluster)
+            .await
+            .map_err(|error| BrokerError::Provider {
+                cluster: rec.name.clone(),
+                error,
+            })
     }
 
     fn set_unreachable(&self, name: &str, gone: Vec<UnreachableNode>) {

@@ -88,6 +88,20 @@ impl Provisioner for Crashy {
     }
 }
 
+/// Random faults of every retryable kind, on 40% of the calls.
+fn chaos(seed: u64) -> ChaosConfig {
+    ChaosConfig {
+        seed,
+        failure_rate: 0.4,
+        kinds: vec![
+            ErrorKind::Capacity,
+            ErrorKind::Quota,
+            ErrorKind::Auth,
+            ErrorKind::Transient,
+        ],
+    }
+}
+
 #[derive(Default, Debug)]
 struct Tally {
     up: usize,
@@ -110,19 +124,7 @@ async fn a_thousand_random_fault_schedules_leak_nothing() {
     let mut tally = Tally::default();
     for seed in 0..1000u64 {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        let fake = FakeCloud::builder()
-            .seed(seed)
-            .chaos(ChaosConfig {
-                seed,
-                failure_rate: 0.4,
-                kinds: vec![
-                    ErrorKind::Capacity,
-                    ErrorKind::Quota,
-                    ErrorKind::Auth,
-                    ErrorKind::Transient,
-                ],
-            })
-            .build();
+        let fake = FakeCloud::builder().seed(seed).chaos(chaos(seed)).build();
         let nodes = rng.random_range(1..=3);
         let state = Arc::new(StateStore::open_in_memory().unwrap());
         let task = if seed % 2 == 0 {
@@ -147,16 +149,7 @@ async fn a_thousand_random_fault_schedules_leak_nothing() {
                 inside,
                 calls: AtomicUsize::new(0),
             };
-            fake.set_chaos(Some(ChaosConfig {
-                seed: rng.random(),
-                failure_rate: 0.4,
-                kinds: vec![
-                    ErrorKind::Capacity,
-                    ErrorKind::Quota,
-                    ErrorKind::Auth,
-                    ErrorKind::Transient,
-                ],
-            }));
+            fake.set_chaos(Some(chaos(rng.random())));
             let b1 = Broker::builder()
                 .cloud(Arc::new(fake.clone()), Arc::new(crashy))
                 .state(state.clone())
