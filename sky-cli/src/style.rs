@@ -64,7 +64,7 @@ pub fn column(table: &str, header: &str, f: impl Fn(&str) -> String) -> String {
     out.push('\n');
     for line in lines {
         match line.get(at..) {
-            Some(rest) if line.is_char_boundary(at) => {
+            Some(rest) => {
                 let end = rest.find(' ').unwrap_or(rest.len());
                 out.push_str(&line[..at]);
                 out.push_str(&f(&rest[..end]));

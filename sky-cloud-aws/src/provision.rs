@@ -167,6 +167,11 @@ pub(crate) fn filter(name: &str, values: impl IntoIterator<Item = impl Into<Stri
     f.build()
 }
 
+/// The filters of the security group `name` in the VPC `vpc`.
+fn by_name_in_vpc(name: &str, vpc: &str) -> Vec<Filter> {
+    vec![filter("group-name", [name]), filter("vpc-id", [vpc])]
+}
+
 fn tag(k: impl Into<String>, v: impl Into<String>) -> Tag {
     Tag::builder().key(k).value(v).build()
 }
@@ -266,17 +271,16 @@ impl AwsProvisioner {
             })
     }
 
+    /// The id of the first security group matching `filters` in `region`, if any.
     async fn find_group(
         &self,
         client: &Client,
         region: &str,
-        vpc: &str,
-        name: &str,
+        filters: Vec<Filter>,
     ) -> Result<Option<String>> {
         let out = client
             .describe_security_groups()
-            .filters(filter("group-name", [name]))
-            .filters(filter("vpc-id", [vpc]))
+            .set_filters(Some(filters))
             .send()
             .await
             .map_err(|e| from_sdk("DescribeSecurityGroups", e, Self::at(region, None, None)))?;
@@ -373,7 +377,10 @@ impl AwsProvisioner {
         };
         let vpc = self.default_vpc(&client, region).await?;
         let name = security_group_name(&req.cluster.name);
-        let group = match self.find_group(&client, region, &vpc, &name).await? {
+        let group = match self
+            .find_group(&client, region, by_name_in_vpc(&name, &vpc))
+            .await?
+        {
             Some(g) => g,
             None => {
                 let created = client
@@ -397,7 +404,7 @@ impl AwsProvisioner {
                             return Err(e);
                         }
                         // Created concurrently: use that one.
-                        self.find_group(&client, region, &vpc, &name)
+                        self.find_group(&client, region, by_name_in_vpc(&name, &vpc))
                             .await?
                             .ok_or(e)?
                     }
@@ -567,30 +574,6 @@ impl AwsProvisioner {
                 Error::new(ErrorKind::Unexpected, "RunInstances returned no instance")
                     .with_placement(at)
             })
-    }
-
-    /// The id of the security group named for `cluster` (and tagged with it), if any.
-    async fn named_group(&self, client: &Client, cluster: &ClusterRef) -> Result<Option<String>> {
-        let out = client
-            .describe_security_groups()
-            .filters(filter("group-name", [security_group_name(&cluster.name)]))
-            .filters(filter(
-                &format!("tag:{TAG_CLUSTER}"),
-                [cluster.name.as_str()],
-            ))
-            .send()
-            .await
-            .map_err(|e| {
-                from_sdk(
-                    "DescribeSecurityGroups",
-                    e,
-                    Self::at(&cluster.region, None, None),
-                )
-            })?;
-        Ok(out
-            .security_groups()
-            .iter()
-            .find_map(|g| g.group_id().map(str::to_owned)))
     }
 
     /// Deletes the cluster's security group `group`: AWS refuses (`DependencyViolation`)
@@ -831,7 +814,14 @@ impl Provisioner for AwsProvisioner {
         // never have made), and deleted once no instance uses it.
         let group = match group {
             Some(g) => Some(g),
-            None => self.named_group(&client, cluster).await?,
+            None => {
+                let name = security_group_name(&cluster.name);
+                let filters = vec![
+                    filter("group-name", [name]),
+                    filter(&format!("tag:{TAG_CLUSTER}"), [cluster.name.as_str()]),
+                ];
+                self.find_group(&client, &cluster.region, filters).await?
+            }
         };
         if let Some(g) = group {
             self.delete_group(&client, cluster, &g).await?;

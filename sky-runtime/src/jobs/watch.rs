@@ -141,10 +141,13 @@ impl Broker {
             if let Some((gang, fs)) = &mut followers {
                 for (phase, f) in fs.iter_mut() {
                     let setup = *phase == Phase::Setup;
-                    tell(
-                        &mut events,
-                        if setup { is_setup_start } else { is_run_start },
-                    );
+                    if setup {
+                        tell(&mut events, |e| {
+                            matches!(e, LaunchEvent::SetupStarted { .. })
+                        });
+                    } else {
+                        tell(&mut events, |e| matches!(e, LaunchEvent::RunStarted { .. }));
+                    }
                     for line in f.poll(gang).await.map_err(|e| self.exec_err(name, e))? {
                         got_lines = true;
                         sink(line);
@@ -155,7 +158,9 @@ impl Broker {
                         }
                     }
                     if setup {
-                        tell(&mut events, is_setup_end);
+                        tell(&mut events, |e| {
+                            matches!(e, LaunchEvent::SetupFinished { .. })
+                        });
                     }
                 }
             }
@@ -171,18 +176,6 @@ impl Broker {
             tokio::time::sleep(poll_interval(quiet_since.elapsed())).await;
         }
     }
-}
-
-fn is_setup_start(e: &LaunchEvent) -> bool {
-    matches!(e, LaunchEvent::SetupStarted { .. })
-}
-
-fn is_setup_end(e: &LaunchEvent) -> bool {
-    matches!(e, LaunchEvent::SetupFinished { .. })
-}
-
-fn is_run_start(e: &LaunchEvent) -> bool {
-    matches!(e, LaunchEvent::RunStarted { .. })
 }
 
 /// Which logs [`Broker::logs`] streams, and how.
@@ -242,13 +235,6 @@ impl LogsOptions {
     /// ```
     pub fn with_events(mut self, f: impl Fn(&LaunchEvent) + Send + Sync + 'static) -> Self {
         self.events = Some(EventSink::new(f));
-        self
-    }
-
-    /// Sends the job's phase changes to `sink` (shared with a launch's
-    /// [`ProvisionOptions::events`](crate::ProvisionOptions::events)).
-    pub fn with_event_sink(mut self, sink: EventSink) -> Self {
-        self.events = Some(sink);
         self
     }
 }
