@@ -65,6 +65,13 @@ pub struct OptimizeArgs {
 
 /// Prints the optimal plan. No feasible plan exits 1; a malformed file exits 2.
 pub fn run(g: &Global, a: &OptimizeArgs) -> CmdResult {
+    if a.dot && g.json {
+        return Err(Failure::new(
+            "invalid_argument",
+            "--dot and --json each choose the output; pass one of them",
+            2,
+        ));
+    }
     let clouds = load::parse_clouds(&a.clouds)?;
     let catalogs = load::backends(g, &clouds)?.catalogs;
     let dag = load::dag(&a.file, Some(&catalogs)).map_err(|e| {

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use rexpect::process::WaitStatus;
 
-use super::{catalog_dir, json, sky, write};
+use super::{catalog_dir, json, sky, succeeded, write};
 
 /// `sky` in a pseudo-terminal of its own, answering at its prompts.
 fn in_terminal(
@@ -105,8 +105,7 @@ fn in_a_terminal_a_launch_shows_each_phase_and_a_summary() {
     for code in ["\u{1b}[31m", "\u{1b}[32m", "\u{1b}[33m", "\u{1b}[36m"] {
         assert!(!all.contains(code), "{code:?} with NO_COLOR: {all:?}");
     }
-    let out = sky(&["down", "tty2", "-y"], d.path());
-    assert_eq!(out.status.code(), Some(0));
+    succeeded(&sky(&["down", "tty2", "-y"], d.path()));
 }
 
 /// Without a terminal: the plan and plain timestamped progress lines on stderr, nothing on
@@ -153,8 +152,7 @@ fn without_a_terminal_progress_is_plain_lines_on_stderr() {
         !stdout.contains('\u{1b}') && !stderr.contains('\u{1b}'),
         "no escape codes off a terminal"
     );
-    let out = sky(&["down", "plain1", "-y"], d.path());
-    assert_eq!(out.status.code(), Some(0));
+    succeeded(&sky(&["down", "plain1", "-y"], d.path()));
 }
 
 /// `--json-events`: one JSON object per event on stderr, in order, each with its kind and
@@ -186,8 +184,7 @@ fn json_events_are_one_object_per_line() {
     assert!(events.iter().all(|e| e["elapsed_s"].is_number()));
     let cluster = json(&out);
     assert_eq!(cluster[0]["name"], "jl1");
-    let out = sky(&["down", "jl1", "-y"], d.path());
-    assert_eq!(out.status.code(), Some(0));
+    succeeded(&sky(&["down", "jl1", "-y"], d.path()));
 }
 
 /// A launch that can try nothing says why, before asking anything.
@@ -214,12 +211,7 @@ fn completion_offers_cluster_names() {
     let d = tempfile::tempdir().unwrap();
     let f = write(d.path(), "t.yaml", "resources:\n  cpus: 1+\n");
     let out = sky(&["provision", &f, "-c", "comp1", "-y"], d.path());
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let out = Command::new(env!("CARGO_BIN_EXE_sky"))
         .args(["--", "sky", "down", ""])
         .env("COMPLETE", "fish")
@@ -244,7 +236,7 @@ fn completion_offers_cluster_names() {
         "subcommands complete too"
     );
     let out = sky(&["completion", "bash"], d.path());
-    assert_eq!(out.status.code(), Some(0));
+    succeeded(&out);
     let script = String::from_utf8_lossy(&out.stdout);
     assert!(
         script.contains("COMPLETE") && script.contains("complete "),
@@ -257,8 +249,7 @@ fn completion_offers_cluster_names() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = sky(&["down", "comp1", "-y"], d.path());
-    assert_eq!(out.status.code(), Some(0));
+    succeeded(&sky(&["down", "comp1", "-y"], d.path()));
 }
 
 /// `sky optimize --dot`: each task's placement in a box, the data on each edge.
@@ -276,12 +267,7 @@ fn optimize_dot_draws_placements_and_egress() {
         d.path(),
     );
     let dot = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     assert!(dot.starts_with("digraph \"plan\" {"), "{dot}");
     assert!(dot.contains("t0 [label=\"prep\\nazure/"), "{dot}");
     assert!(dot.contains("t1 [label=\"train\\ngcp/"), "{dot}");
@@ -292,6 +278,10 @@ fn optimize_dot_draws_placements_and_egress() {
     assert!(edge.contains("50 GB"), "the egress of the edge: {edge}");
     assert!(!edge.contains("$0.00"), "Azure to GCP is charged: {edge}");
     assert!(dot.trim_end().ends_with('}'));
+    // Two outputs asked for: refused, not one of them silently dropped.
+    let out = sky(&["optimize", &f, "--dot", "--json"], d.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(json(&out)["error"]["kind"], "invalid_argument");
 }
 
 /// The task files of the README's examples load and place (the pipeline drawn with `--dot`,
@@ -312,22 +302,12 @@ fn the_readme_example_tasks_place() {
         d.path(),
     );
     let dot = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     for edge in ["t0 -> t1", "t1 -> t2", "in0 -> t0"] {
         assert!(dot.contains(edge), "{edge}: {dot}");
     }
     let hello = root.join("examples/tasks/hello.yaml");
     let out = sky(&["optimize", hello.to_str().unwrap()], d.path());
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("LOCAL"));
 }
