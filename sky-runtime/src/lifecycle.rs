@@ -154,8 +154,13 @@ impl Broker {
                     cluster: name.clone(),
                     error,
                 })?;
-                self.state
-                    .remove(name, "refresh: no instance left (terminated or preempted)")?;
+                self.forget_torn_down(
+                    record,
+                    &cluster,
+                    &cloud,
+                    "refresh: no instance left (terminated or preempted)",
+                )
+                .await?;
             }
             Some(ClusterStatus::Up) => match self.unanswered(record).await {
                 Some(why) => self.state.set_status(name, ClusterStatus::Init, &why)?,
@@ -283,15 +288,8 @@ impl Broker {
         .await
         {
             Ok(()) => {
-                self.state.remove(name, "down")?;
-                self.state.delete_jobs(&record.cluster_hash)?;
-                self.release_region_if_unused(&cloud, &cluster.region)
+                self.forget_torn_down(&record, &cluster, &cloud, "down")
                     .await?;
-                if let Some(c) = self.clouds.get(&cloud).and_then(|e| e.connector.clone())
-                    && let Err(e) = c.release(&cluster).await
-                {
-                    tracing::warn!(cluster = name, error = %e, "releasing the cluster's local state");
-                }
                 return Ok(());
             }
             Err(e) => Some(e),
@@ -309,6 +307,30 @@ impl Broker {
             }),
             history: Default::default(),
         })
+    }
+
+    /// After the teardown of `record` (placed as `cluster` on `cloud`) succeeded, by `down`
+    /// or by a refresh that found no instance left: its row and jobs go, the node connector
+    /// drops what it kept for it, and what the region's clusters shared is released once it
+    /// was the last one there.
+    async fn forget_torn_down(
+        &self,
+        record: &ClusterRecord,
+        cluster: &ClusterRef,
+        cloud: &CloudId,
+        reason: &str,
+    ) -> Result<(), BrokerError> {
+        self.forget_nodes(&record.cluster_hash);
+        self.state.remove(&record.name, reason)?;
+        self.state.delete_jobs(&record.cluster_hash)?;
+        self.release_region_if_unused(cloud, &cluster.region)
+            .await?;
+        if let Some(c) = self.clouds.get(cloud).and_then(|e| e.connector.clone())
+            && let Err(e) = c.release(cluster).await
+        {
+            tracing::warn!(cluster = %record.name, error = %e, "releasing the cluster's local state");
+        }
+        Ok(())
     }
 
     /// Once no cluster of this state store is left on `cloud` in `region` (any status: a
